@@ -1,0 +1,6 @@
+"""``fuiqa gui`` (registered by app/cli.py)."""
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    pass

@@ -1,0 +1,93 @@
+"""torch -> ONNX -> model package (and, in :mod:`engine.tensorrt`, ONNX -> TensorRT engine).
+
+``export_onnx`` traces the network with a dynamic batch axis and checks ONNX Runtime's outputs
+against torch on a random batch before returning the bytes.
+"""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import warnings
+
+import numpy as np
+
+from . import modelpack
+from .preprocess import MEAN, STD
+
+INPUT_NAME = "image"
+OUTPUT_NAMES = ("score", "heatmap", "attention")
+
+
+def export_onnx(model, check: bool = True, atol_points: float = 0.05) -> bytes:
+    """Export an :class:`~engine.model.MQFNet` to ONNX bytes (opset 18, dynamic batch)."""
+    import torch
+
+    model = model.eval().cpu()
+    size = model.cfg.input_size
+    dummy = torch.zeros(2, 1, size, size)
+    with tempfile.TemporaryDirectory() as d, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = os.path.join(d, "m.onnx")
+        torch.onnx.export(
+            model,
+            (dummy,),
+            path,
+            input_names=[INPUT_NAME],
+            output_names=list(OUTPUT_NAMES),
+            dynamic_axes={INPUT_NAME: {0: "batch"}, **{n: {0: "batch"} for n in OUTPUT_NAMES}},
+            opset_version=18,
+            dynamo=False,
+        )
+        with open(path, "rb") as f:
+            data = f.read()
+    if check:
+        check_onnx_against_torch(model, data, atol_points)
+    return data
+
+
+def check_onnx_against_torch(model, onnx_bytes: bytes, atol_points: float = 0.05, batch: int = 3) -> float:
+    """Run both on one random batch; raise if scores differ by more than ``atol_points``."""
+    import onnxruntime as ort
+    import torch
+
+    size = model.cfg.input_size
+    x = np.random.default_rng(0).normal(0, 1, (batch, 1, size, size)).astype(np.float32)
+    with torch.no_grad():
+        ts, th, _ = model(torch.from_numpy(x))
+    sess = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    os_, oh, _ = sess.run(None, {INPUT_NAME: x})
+    diff = float(np.max(np.abs(os_ - ts.numpy())))
+    hdiff = float(np.max(np.abs(oh - th.numpy())))
+    if diff > atol_points or hdiff > 10 * atol_points:
+        raise RuntimeError(f"ONNX export disagrees with torch: score diff {diff:.4f}, heatmap diff {hdiff:.4f}")
+    return diff
+
+
+def weights_bytes(model) -> bytes:
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
+    return buf.getvalue()
+
+
+def package_model(model, path, **meta) -> modelpack.ModelPackage:
+    """Export ``model`` and write a complete, validated ``.fuiqa`` package atomically.
+
+    ``meta`` adds to the metadata: ``trained`` (default False), ``synthetic_training_data``,
+    ``data_hash``, ``metrics``, ``generator``, ``name``, ``train_config`` …
+    """
+    from .model import count_flops
+
+    onnx_bytes = export_onnx(model)
+    base = {
+        "arch": model.cfg.to_dict(),
+        "input_size": model.cfg.input_size,
+        "heatmap_size": model.cfg.input_size // model.cfg.grid_stride,
+        "gflops": round(count_flops(model), 5),
+        "trained": False,
+        "preprocess": {"mean": MEAN, "std": STD, "color": "gray", "letterbox": True},
+    }
+    base.update(meta)
+    return modelpack.save(path, base, onnx_bytes, weights_bytes(model))

@@ -1,0 +1,233 @@
+"""MQFNet: the fetal-ultrasound quality network (one readable file, timm style).
+
+    input (B,1,S,S) gray
+      └─ backbone: stem (stride 2) + inverted-residual stages, features at strides 8, 16, 32 (and 4 for
+         the GPU size); the heatmap has input_size/8 cells a side
+          └─ MQF, multi-scale quality-aware fusion:
+               1. align   — a 1×1 lateral conv per scale to C channels, resampled to the common stride-8 grid
+                            (average pooling down, bilinear up);
+               2. weigh   — quality-aware attention: a per-pixel softmax over scales (which scale carries
+                            the quality evidence here) and a squeeze-excitation channel gate;
+               3. fuse    — weighted sum, then a depthwise-separable refinement.
+             ``fusion="last"`` keeps only the deepest scale (ablation baseline).
+              └─ heads:
+                   quality map  q = 100·σ(conv(F))            (B,h,w)  — the heatmap shown to the user
+                   attention    a = softmax_hw(conv(F))       (B,h,w)
+                   score        s = Σ a·q  ∈ [0, 100]         (B,)     — so the heatmap is exactly what
+                                                                         produced the score
+
+The network is plain torch (no torchvision: it does not import beside this torch build, and no weights
+can be downloaded). ONNX export traces cleanly: static shapes except the batch axis.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class ArchConfig:
+    name: str
+    input_size: int
+    stem: int
+    # (out_channels, stride, n_blocks, expand_ratio) per stage
+    stages: tuple[tuple[int, int, int, int], ...]
+    # indices of stages whose outputs feed MQF (their strides are 2**(i+2))
+    taps: tuple[int, ...]
+    fuse_channels: int
+    grid_stride: int = 8  # stride of the fused grid = heatmap resolution (input_size / grid_stride)
+    fusion: str = "mqf"  # "mqf" | "last"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["stages"] = [list(s) for s in self.stages]
+        d["taps"] = list(self.taps)
+        return d
+
+    @staticmethod
+    def from_dict(d: dict) -> "ArchConfig":
+        d = dict(d)
+        d["stages"] = tuple(tuple(s) for s in d["stages"])
+        d["taps"] = tuple(d["taps"])
+        return ArchConfig(**d)
+
+
+ARCHS: dict[str, ArchConfig] = {
+    # real-time CPU model at 128×128, 16×16 heatmap
+    "rt": ArchConfig("rt", 128, 16, ((16, 2, 1, 2), (24, 2, 2, 4), (48, 2, 2, 4), (80, 2, 2, 4)), (1, 2, 3), 32, 8),
+    # GPU model: 4 scales, wider, 224×224
+    "gpu": ArchConfig(
+        "gpu", 224, 32, ((32, 2, 2, 2), (48, 2, 3, 4), (96, 2, 3, 4), (160, 2, 3, 4)), (0, 1, 2, 3), 96, 8
+    ),
+}
+
+
+def arch(name: str = "rt", fusion: str = "mqf") -> ArchConfig:
+    if name not in ARCHS:
+        raise ValueError(f"unknown model size {name!r}; choose one of {sorted(ARCHS)}")
+    if fusion not in ("mqf", "last"):
+        raise ValueError(f"fusion must be 'mqf' or 'last', not {fusion!r}")
+    a = ARCHS[name]
+    return ArchConfig(**{**asdict(a), "stages": a.stages, "taps": a.taps, "fusion": fusion})
+
+
+class ConvBNAct(nn.Sequential):
+    def __init__(self, cin, cout, k=3, s=1, groups=1, act=True):
+        super().__init__(
+            nn.Conv2d(cin, cout, k, s, k // 2, groups=groups, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.Hardswish() if act else nn.Identity(),
+        )
+
+
+class SqueezeExcite(nn.Module):
+    def __init__(self, c, r=4):
+        super().__init__()
+        h = max(8, c // r)
+        self.fc1, self.fc2 = nn.Conv2d(c, h, 1), nn.Conv2d(h, c, 1)
+
+    def forward(self, x):
+        s = x.mean((2, 3), keepdim=True)
+        return torch.sigmoid(self.fc2(F.relu(self.fc1(s))))
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2/V3 block: expand 1×1, depthwise 3×3, project 1×1; residual when shapes match."""
+
+    def __init__(self, cin, cout, stride, expand):
+        super().__init__()
+        mid = cin * expand
+        self.use_res = stride == 1 and cin == cout
+        layers = [ConvBNAct(cin, mid, 1)] if expand != 1 else []
+        layers += [ConvBNAct(mid, mid, 3, stride, groups=mid), ConvBNAct(mid, cout, 1, act=False)]
+        self.block = nn.Sequential(*layers)
+
+    def forward(self, x):
+        y = self.block(x)
+        return x + y if self.use_res else y
+
+
+class Backbone(nn.Module):
+    def __init__(self, cfg: ArchConfig):
+        super().__init__()
+        self.stem = ConvBNAct(1, cfg.stem, 3, 2)
+        stages, cin = [], cfg.stem
+        for cout, stride, n, e in cfg.stages:
+            blocks = [InvertedResidual(cin, cout, stride, e)]
+            blocks += [InvertedResidual(cout, cout, 1, e) for _ in range(n - 1)]
+            stages.append(nn.Sequential(*blocks))
+            cin = cout
+        self.stages = nn.ModuleList(stages)
+        self.taps = cfg.taps
+        self.channels = [cfg.stages[i][0] for i in cfg.taps]
+        self.strides = [2 ** (i + 2) for i in cfg.taps]
+
+    def forward(self, x):
+        x = self.stem(x)
+        feats = []
+        for i, st in enumerate(self.stages):
+            x = st(x)
+            if i in self.taps:
+                feats.append(x)
+        return feats
+
+
+class MQF(nn.Module):
+    """Multi-scale quality-aware fusion onto the common grid (see module docstring)."""
+
+    def __init__(self, channels: list[int], strides: list[int], c: int, fusion: str = "mqf", grid_stride: int = 8):
+        super().__init__()
+        self.fusion = fusion
+        self.grid_stride = grid_stride
+        if fusion == "last":
+            channels, strides = channels[-1:], strides[-1:]
+        self.strides = strides
+        self.lateral = nn.ModuleList(ConvBNAct(ci, c, 1) for ci in channels)
+        n = len(channels)
+        if fusion == "mqf":
+            # quality-aware scale attention: sees all aligned scales, says per pixel which one to trust
+            self.scale_att = nn.Sequential(ConvBNAct(n * c, c, 1), nn.Conv2d(c, n, 3, padding=1))
+            self.channel_att = SqueezeExcite(c)
+        self.refine = nn.Sequential(ConvBNAct(c, c, 3, groups=c), ConvBNAct(c, c, 1))
+
+    def _align(self, x, stride):
+        if stride < self.grid_stride:
+            k = self.grid_stride // stride
+            return F.avg_pool2d(x, k, k)
+        if stride > self.grid_stride:
+            return F.interpolate(x, scale_factor=stride // self.grid_stride, mode="bilinear", align_corners=False)
+        return x
+
+    def forward(self, feats):
+        if self.fusion == "last":
+            feats = feats[-1:]
+        aligned = [self._align(lat(f), s) for lat, f, s in zip(self.lateral, feats, self.strides)]
+        if self.fusion == "last":
+            fused = aligned[0]
+            self.last_scale_weights = None
+        else:
+            w = torch.softmax(self.scale_att(torch.cat(aligned, 1)), dim=1)  # (B, n, h, w)
+            fused = sum(w[:, i : i + 1] * a for i, a in enumerate(aligned))
+            fused = fused * self.channel_att(fused)
+            self.last_scale_weights = w.detach()
+        return self.refine(fused)
+
+
+class MQFNet(nn.Module):
+    def __init__(self, cfg: ArchConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.backbone = Backbone(cfg)
+        c = cfg.fuse_channels
+        self.mqf = MQF(self.backbone.channels, self.backbone.strides, c, cfg.fusion, cfg.grid_stride)
+        self.quality_head = nn.Sequential(ConvBNAct(c, c, 3), nn.Conv2d(c, 1, 1))
+        self.attention_head = nn.Sequential(ConvBNAct(c, c // 2, 3), nn.Conv2d(c // 2, 1, 1))
+        nn.init.constant_(self.quality_head[-1].bias, 0.0)  # start at 50 points
+
+    def features(self, x):
+        """Fused feature map (B, C, h, w); the trainer clusters on its pooled form."""
+        return self.mqf(self.backbone(x))
+
+    def forward(self, x):
+        f = self.features(x)
+        qmap = 100.0 * torch.sigmoid(self.quality_head(f)[:, 0])  # (B,h,w)
+        logits = self.attention_head(f)[:, 0]
+        B, h, w = logits.shape
+        att = torch.softmax(logits.reshape(B, h * w), dim=1).reshape(B, h, w)
+        score = (att * qmap).sum((1, 2))
+        return score, qmap, att
+
+    def embed(self, x):
+        """Pooled features (B, C) used for CMX clustering."""
+        return self.features(x).mean((2, 3))
+
+
+def build_model(name: str = "rt", fusion: str = "mqf") -> MQFNet:
+    return MQFNet(arch(name, fusion))
+
+
+def count_flops(model: MQFNet, size: int | None = None) -> float:
+    """Multiply-accumulates ×2 of conv and linear layers for one input, in GFLOPs."""
+    size = size or model.cfg.input_size
+    total = 0
+
+    def hook(mod, inp, out):
+        nonlocal total
+        if isinstance(mod, nn.Conv2d):
+            k = mod.kernel_size[0] * mod.kernel_size[1] * (mod.in_channels // mod.groups)
+            total += 2 * k * out.numel()
+        elif isinstance(mod, nn.Linear):
+            total += 2 * mod.in_features * out.numel()
+
+    hs = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 1, size, size))
+    model.train(was)
+    for h in hs:
+        h.remove()
+    return total / 1e9

@@ -8,15 +8,14 @@ import sys
 
 def build_parser() -> argparse.ArgumentParser:
     from engine import cli as engine_cli
-    from train import cli as train_cli
+    from train import synth_cli, train_cli
 
     from . import gui_cli
 
     p = argparse.ArgumentParser(prog="fuiqa", description="FUIQA Scan Assistant: fetal ultrasound image quality")
     sub = p.add_subparsers(dest="command", required=True)
-    engine_cli.register(sub)
-    train_cli.register(sub)
-    gui_cli.register(sub)
+    for module in (engine_cli, synth_cli, train_cli, gui_cli):
+        module.register(sub)
     return p
 
 

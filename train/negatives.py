@@ -87,11 +87,11 @@ def make_negative(kind: str, rng: np.random.Generator, size: int = 256) -> np.nd
     if kind == "screen":
         img = np.zeros((h, w, 3), np.uint8)
         for _ in range(rng.integers(2, 6)):
-            x, y = (int(v) for v in rng.integers(0, size - 40, 2))
+            x, y = (int(v) for v in rng.integers(0, max(1, size - 40), 2))
             cv2.rectangle(img, (x, y), (x + int(rng.integers(20, 120)), y + int(rng.integers(10, 60))), (90, 90, 90), 1)
         words = ["PRESET", "OB/GYN", "PROBE C5-1", "FREEZE", "MENU", "PATIENT", "GAIN", "DEPTH", "SYNTHETIC"]
         for _ in range(rng.integers(4, 12)):
-            x, y = int(rng.integers(0, size - 60)), int(rng.integers(12, size))
+            x, y = int(rng.integers(0, max(1, size - 60))), int(rng.integers(min(12, size - 1), size))
             cv2.putText(img, str(rng.choice(words)), (x, y), cv2.FONT_HERSHEY_SIMPLEX, float(rng.uniform(0.3, 0.6)), (200, 200, 200), 1, cv2.LINE_AA)
         return img
     raise ValueError(f"unknown negative kind {kind!r}; one of {KINDS}")

@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+from scipy import stats
+
+from train import metrics
+
+
+def _data(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0, 100, n)
+    # labels a logistic (monotonic, non-linear) function of the predictions plus noise: the
+    # 4-parameter mapping should raise PLCC above the raw value
+    y = 100 / (1 + np.exp(-(p - 50) / 8)) + rng.normal(0, 3, n)
+    return p, y
+
+
+def test_rank_metrics_match_scipy():
+    p, y = _data()
+    m = metrics.compute(p, y)
+    assert m["srcc"] == pytest.approx(stats.spearmanr(p, y).statistic, abs=1e-12)
+    assert m["krcc"] == pytest.approx(stats.kendalltau(p, y).statistic, abs=1e-12)
+    assert m["plcc_raw"] == pytest.approx(stats.pearsonr(p, y).statistic, abs=1e-10)
+
+
+def test_logistic_mapping_improves_plcc_and_matches_scipy_on_mapped():
+    p, y = _data()
+    m = metrics.compute(p, y)
+    assert m["fit"] == "logistic"
+    assert m["plcc"] > m["plcc_raw"] + 0.01
+    mapped, _ = metrics.map_predictions(p, y)
+    assert m["plcc"] == pytest.approx(stats.pearsonr(mapped, y).statistic, abs=1e-10)
+    assert m["rmse"] == pytest.approx(np.sqrt(np.mean((mapped - y) ** 2)), abs=1e-10)
+    assert m["rmse"] < m["rmse_raw"]
+
+
+def test_perfect_linear_predictions():
+    y = np.linspace(0, 100, 50)
+    m = metrics.compute(2 * y + 5, y)
+    assert m["plcc"] == pytest.approx(1.0, abs=1e-6)
+    assert m["srcc"] == pytest.approx(1.0) and m["krcc"] == pytest.approx(1.0)
+    assert m["rmse"] < 0.5
+
+
+def test_fallback_on_constant_predictions_and_bad_input():
+    y = np.linspace(0, 100, 20)
+    m = metrics.compute(np.full(20, 50.0), y)
+    assert m["plcc"] == 0.0 and m["srcc"] == 0.0 and "linear" in m["fit"]
+    assert m["rmse"] == pytest.approx(np.std(y), rel=1e-6)
+    with pytest.raises(ValueError, match="differ in length"):
+        metrics.compute([1, 2, 3], [1, 2])
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.compute([1, np.nan, 3], [1, 2, 3])
+
+
+def test_bootstrap_ci_seeded_and_covers_estimate():
+    p, y = _data(120, seed=1)
+    a = metrics.bootstrap_ci(p, y, n_boot=200, seed=3)
+    b = metrics.bootstrap_ci(p, y, n_boot=200, seed=3)
+    assert a == b
+    m = metrics.compute(p, y)
+    for k in metrics.METRICS:
+        lo, hi = a[k]
+        assert lo < hi
+        assert lo - 1e-9 <= m[k] <= hi + 1e-9
+    ev = metrics.evaluate(p, y, n_boot=50)
+    assert set(ev["ci95"]) == set(metrics.METRICS)
+    assert "plcc" in metrics.format_table(ev)

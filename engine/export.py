@@ -91,3 +91,32 @@ def package_model(model, path, **meta) -> modelpack.ModelPackage:
     }
     base.update(meta)
     return modelpack.save(path, base, onnx_bytes, weights_bytes(model))
+
+
+def onnx_to_fp16(onnx_bytes: bytes) -> bytes:
+    """Float32 ONNX graph -> FP16 graph with float32 inputs/outputs (casts at the edges).
+
+    For TensorRT 11's strongly typed networks (no FP16 builder flag). Uses onnxconverter-common's
+    float16 converter (the ``gpu`` extra); ops it keeps in float32 (e.g. Resize) get casts around
+    them. Graph outputs that are also used inside the graph (``heatmap`` and ``attention`` feed the
+    score) are first routed through an Identity, because the converter's ``keep_io_types`` otherwise
+    leaves an FP16 tensor where a float32 one is declared.
+    """
+    import onnx
+    from onnx import helper
+    from onnxconverter_common import float16  # ImportError -> the caller says what to install
+
+    m = onnx.load_from_string(onnx_bytes)
+    outs = {o.name for o in m.graph.output}
+    for node in m.graph.node:
+        for i, name in enumerate(node.output):
+            if name in outs:
+                node.output[i] = name + "__f16"
+        for i, name in enumerate(node.input):
+            if name in outs:
+                node.input[i] = name + "__f16"
+    for name in sorted(outs):
+        m.graph.node.append(helper.make_node("Identity", [name + "__f16"], [name], name=name + "__out"))
+    m16 = float16.convert_float_to_float16(m, keep_io_types=True)
+    onnx.checker.check_model(m16)
+    return m16.SerializeToString()

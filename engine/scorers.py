@@ -7,46 +7,162 @@ One interface, several backends::
     result.scores    # (N,) float32, 0–100
     result.heatmaps  # (N, h, w) float32, 0–100, over the letterboxed model input
     scorer.backend   # "onnxruntime" | "torch" | "tensorrt"
-    scorer.reason    # why auto chose this backend
+    scorer.reason    # what runs and why auto chose it
+    scorer.warning   # "UNTRAINED MODEL ..." or None
 
-Every scorer runs :func:`engine.preprocess.preprocess_batch` itself, so callers hand it raw frames.
+Every scorer runs :func:`engine.preprocess.preprocess` itself (into a reused batch buffer), so
+callers hand it raw frames.
+
+What ``score`` accepts (explicit, never guessed)
+-----------------------------------------------
+``frames``
+    * a list or tuple of frames (each ``H×W`` gray or ``H×W×C`` colour, as
+      :func:`~engine.preprocess.preprocess` takes them);
+    * a 4-D array ``(N, H, W, C)``: a batch of colour frames;
+    * a 2-D array ``(H, W)``: ONE gray frame.
+    A 3-D array is ambiguous (one ``H×W×C`` colour frame, or ``N`` gray ``H×W`` frames) and is
+    refused with a ``ValueError``: use :meth:`Scorer.score_one` for one frame, or pass a list.
+``rois``
+    ``None`` (whole frame), ONE ROI for every frame (``(x, y, w, h)`` numbers, or an object with a
+    ``.box`` such as :class:`engine.roi.RoiResult`), or a list with one entry (ROI or ``None``) per
+    frame.
 """
 from __future__ import annotations
 
+import numbers
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import modelpack
-from .preprocess import preprocess_batch
+from .preprocess import preprocess
+
+#: backend names accepted by :func:`make_scorer` (aliases map to the canonical name)
+BACKENDS = {"auto": "auto", "ort": "onnxruntime", "onnxruntime": "onnxruntime", "torch": "torch",
+            "tensorrt": "tensorrt", "trt": "tensorrt"}
+
+
+class BackendUnavailable(RuntimeError):
+    """The requested backend cannot run here (not installed, no GPU, engine build failed)."""
 
 
 @dataclass
 class ScoreResult:
-    scores: np.ndarray  # (N,)
-    heatmaps: np.ndarray  # (N, h, w)
+    scores: np.ndarray  # (N,) float32
+    heatmaps: np.ndarray  # (N, h, w) float32
     attention: np.ndarray | None = None  # (N, h, w)
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+def _is_single_roi(r) -> bool:
+    if r is None:
+        return True
+    if hasattr(r, "box"):
+        return True
+    if isinstance(r, np.ndarray):
+        return r.ndim == 1 and r.shape[0] == 4
+    return isinstance(r, (tuple, list)) and len(r) == 4 and all(isinstance(v, numbers.Real) for v in r)
+
+
+def _roi_box(r, i: int):
+    if r is None:
+        return None
+    if hasattr(r, "box"):
+        r = r.box
+    try:
+        box = tuple(int(round(float(v))) for v in r)
+    except (TypeError, ValueError):
+        raise ValueError(f"ROI for frame {i} is {r!r}, not (x, y, w, h)") from None
+    if len(box) != 4:
+        raise ValueError(f"ROI for frame {i} has {len(box)} numbers, not 4 (x, y, w, h)")
+    if box[2] <= 0 or box[3] <= 0:
+        raise ValueError(f"ROI for frame {i} has no area: {box}")
+    return box
+
+
+def normalize_inputs(frames, rois=None) -> tuple[list[np.ndarray], list]:
+    """Apply the rules in the module docstring: -> (list of frames, list of ROI boxes or None)."""
+    if isinstance(frames, np.ndarray):
+        if frames.ndim == 2:
+            frames = [frames]
+        elif frames.ndim == 4:
+            frames = list(frames)
+        elif frames.ndim == 3:
+            raise ValueError(
+                f"a 3-D array {frames.shape} is ambiguous (one H×W×C colour frame or N gray frames): "
+                "use score_one(frame) for one frame, or pass a list of frames"
+            )
+        else:
+            raise ValueError(f"frames array must be 2-D (one gray frame) or 4-D (N,H,W,C), not {frames.shape}")
+    elif isinstance(frames, (list, tuple)):
+        frames = list(frames)
+    else:
+        raise TypeError(f"frames must be a list of arrays or an array, not {type(frames).__name__}")
+    n = len(frames)
+    if _is_single_roi(rois):
+        boxes = [_roi_box(rois, 0)] * n
+    else:
+        rois = list(rois)
+        if len(rois) != n:
+            raise ValueError(f"{len(rois)} ROIs for {n} frames")
+        boxes = [_roi_box(r, i) for i, r in enumerate(rois)]
+    return frames, boxes
 
 
 class Scorer:
     backend = "base"
+    #: largest batch run at once; bigger inputs are split into chunks of this size
+    max_batch = 64
 
     def __init__(self, package: modelpack.ModelPackage):
         self.package = package
         self.input_size = package.input_size
         self.reason = ""
+        self._buf = np.empty((0, 1, self.input_size, self.input_size), np.float32)
 
     @property
     def warning(self) -> str | None:
         return self.package.warning()
 
+    def _batch(self, n: int) -> np.ndarray:
+        """A reused (n,1,S,S) float32 buffer (grown, never shrunk)."""
+        if self._buf.shape[0] < n:
+            self._buf = np.empty((max(n, 2 * self._buf.shape[0]), 1, self.input_size, self.input_size), np.float32)
+        return self._buf[:n]
+
+    def preprocess(self, frames, rois=None) -> np.ndarray:
+        """Frames + ROIs -> the model input batch ``(N,1,S,S)`` (a view of a reused buffer)."""
+        frames, boxes = normalize_inputs(frames, rois)
+        x = self._batch(len(frames))
+        for i, (f, r) in enumerate(zip(frames, boxes)):
+            preprocess(f, r, self.input_size, out=x[i])
+        return x
+
     def score(self, frames, rois=None) -> ScoreResult:
-        """Score raw frames (list of arrays, or one array ``(N,H,W[,C])``)."""
-        if isinstance(frames, np.ndarray) and frames.ndim in (2,) :
-            frames = [frames]
-        x = preprocess_batch(frames, rois, self.input_size)
-        return self.score_tensor(x)
+        """Score raw frames; see the module docstring for what ``frames`` and ``rois`` may be."""
+        frames, boxes = normalize_inputs(frames, rois)
+        if not frames:
+            s = self.input_size // int(self.package.meta.get("arch", {}).get("grid_stride", 8))
+            e = np.zeros((0, s, s), np.float32)
+            return ScoreResult(np.zeros(0, np.float32), e, e.copy())
+        parts = []
+        for a in range(0, len(frames), self.max_batch):
+            fs, bs = frames[a : a + self.max_batch], boxes[a : a + self.max_batch]
+            x = self._batch(len(fs))
+            for i, (f, r) in enumerate(zip(fs, bs)):
+                preprocess(f, r, self.input_size, out=x[i])
+            parts.append(self.score_tensor(x))
+        return parts[0] if len(parts) == 1 else _concat(parts)
+
+    def score_one(self, frame: np.ndarray, roi=None) -> tuple[float, np.ndarray]:
+        """One frame (any layout) -> ``(score, heatmap (h,w))``."""
+        x = self._batch(1)
+        preprocess(np.asarray(frame), _roi_box(roi, 0), self.input_size, out=x[0])
+        r = self.score_tensor(x)
+        return float(r.scores[0]), r.heatmaps[0]
 
     def score_tensor(self, x: np.ndarray) -> ScoreResult:  # (N,1,S,S) float32
         raise NotImplementedError
@@ -54,29 +170,71 @@ class Scorer:
     def close(self) -> None:
         pass
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _concat(parts: list[ScoreResult]) -> ScoreResult:
+    att = None if any(p.attention is None for p in parts) else np.concatenate([p.attention for p in parts])
+    return ScoreResult(np.concatenate([p.scores for p in parts]), np.concatenate([p.heatmaps for p in parts]), att)
+
+
+# ----------------------------------------------------------------------------- ONNX Runtime
+
+
+def default_ort_threads() -> int:
+    """intra-op threads for ONNX Runtime: ``FUIQA_ORT_THREADS`` or min(2, CPUs).
+
+    Measured on a 2-core machine (bench/bench_engine.py, docs/engine.md): 2 threads beat 1 at
+    batch 1 (≈0.35 vs ≈0.5 ms) and at batch 16; more threads do not pay for a 0.03-GFLOP model.
+    """
+    env = os.environ.get("FUIQA_ORT_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            pass
+    return max(1, min(2, os.cpu_count() or 1))
+
 
 class OrtScorer(Scorer):
     """ONNX Runtime on the CPU: the default everywhere."""
 
     backend = "onnxruntime"
 
-    def __init__(self, package, threads: int | None = None):
+    def __init__(self, package, threads: int | None = None, spinning: bool = True):
         super().__init__(package)
         import onnxruntime as ort
 
+        self.threads = threads or default_ort_threads()
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
+        opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.enable_cpu_mem_arena = True
+        if not spinning:
+            # no busy-waiting between runs: frees the CPU for the GUI at a small latency cost
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.log_severity_level = 3
         try:
             self.session = ort.InferenceSession(package.onnx, opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001 - ORT raises its own types for bad graphs
             raise modelpack.ModelError(f"ONNX Runtime cannot load the model {package.path}: {e}") from None
-        self.reason = "ONNX Runtime on the CPU"
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.reason = f"ONNX Runtime on the CPU ({self.threads} thread{'s' if self.threads > 1 else ''})"
 
     def score_tensor(self, x):
-        s, h, a = self.session.run(None, {"image": np.ascontiguousarray(x, np.float32)})
-        return ScoreResult(s, h, a)
+        outs = self.session.run(self.output_names, {self.input_name: np.ascontiguousarray(x, np.float32)})
+        s, h = outs[0], outs[1]
+        return ScoreResult(s, h, outs[2] if len(outs) > 2 else None)
+
+
+# ----------------------------------------------------------------------------- torch
 
 
 class TorchScorer(Scorer):
@@ -90,25 +248,58 @@ class TorchScorer(Scorer):
 
         self.torch = torch
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.fp16 = (self.device.startswith("cuda")) if fp16 is None else fp16
+        self.fp16 = self.device.startswith("cuda") if fp16 is None else bool(fp16)
         self.model = modelpack.torch_model(package, self.device)
-        self.reason = f"torch on {self.device}" + (" (FP16)" if self.fp16 else "")
+        where = self.device
+        if self.device.startswith("cuda"):
+            where = f"{self.device} ({torch.cuda.get_device_name(self.device)})"
+        self.reason = f"torch on {where}" + (", FP16 autocast" if self.fp16 else ", FP32")
 
     def score_tensor(self, x):
         torch = self.torch
-        t = torch.from_numpy(np.ascontiguousarray(x, np.float32)).to(self.device, non_blocking=True)
+        t = torch.from_numpy(np.ascontiguousarray(x, np.float32))
+        if self.device != "cpu":
+            t = t.pin_memory().to(self.device, non_blocking=True)
         with torch.inference_mode(), torch.autocast(self.device.split(":")[0], dtype=torch.float16, enabled=self.fp16):
             s, h, a = self.model(t)
         return ScoreResult(s.float().cpu().numpy(), h.float().cpu().numpy(), a.float().cpu().numpy())
 
 
+# ----------------------------------------------------------------------------- choice
+
+
 def make_scorer(backend: str = "auto", model=None, **kw) -> Scorer:
-    """Build a scorer. ``model``: a path, a :class:`ModelPackage`, or None for the default model."""
+    """Build a scorer.
+
+    ``model``: a path, a :class:`ModelPackage`, or None for the default model (raises
+    :class:`~engine.modelpack.ModelError` if it cannot be loaded). ``backend``: ``auto`` (TensorRT
+    where a usable GPU and TensorRT are present, else ONNX Runtime; ``scorer.reason`` says which and
+    why), ``ort``, ``torch`` or ``tensorrt`` (raises :class:`BackendUnavailable` if it cannot run).
+    Keyword arguments go to the backend (``threads``; ``device``/``fp16``; ``cache_dir``/``precision``).
+    """
+    name = BACKENDS.get(str(backend).lower())
+    if name is None:
+        raise ValueError(f"unknown backend {backend!r}; choose one of auto, ort, torch, tensorrt")
     pkg = model if isinstance(model, modelpack.ModelPackage) else modelpack.load(model or modelpack.default_model_path())
-    if backend in ("ort", "onnxruntime"):
-        return OrtScorer(pkg, **kw)
-    if backend == "torch":
-        return TorchScorer(pkg, **kw)
-    if backend == "auto":
-        return OrtScorer(pkg, **kw)
-    raise ValueError(f"unknown backend {backend!r}")
+    if name == "onnxruntime":
+        s = OrtScorer(pkg, **kw)
+        s.reason += " (asked for)"
+        return s
+    if name == "torch":
+        s = TorchScorer(pkg, **kw)
+        s.reason += " (asked for)"
+        return s
+    from . import tensorrt as trt_mod
+
+    if name == "tensorrt":
+        return trt_mod.TensorRTScorer(pkg, **kw)
+    # auto
+    try:
+        s = trt_mod.TensorRTScorer(pkg, **{k: v for k, v in kw.items() if k in ("cache_dir", "precision", "rebuild")})
+        s.reason = f"{s.reason} (auto: usable GPU and TensorRT found)"
+        return s
+    except BackendUnavailable as e:
+        why = str(e)
+    s = OrtScorer(pkg, **{k: v for k, v in kw.items() if k in ("threads", "spinning")})
+    s.reason = f"{why}; using {s.reason}"
+    return s

@@ -1,0 +1,308 @@
+"""Main window: Live tab, Cine review tab, menus (File / View / Tools / Help), status bar."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
+
+from . import compat
+from .live import LiveView
+from .settings import Settings
+
+VIDEO_FILTER = "Video or DICOM (*.mp4 *.avi *.mov *.mkv *.m4v *.dcm *.dicom *);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, backend: str | None = None, model: str | None = None, settings: Settings | None = None):
+        super().__init__()
+        self.setWindowTitle("FUIQA Scan Assistant")
+        self.settings = settings or Settings()
+        self.backend = backend or self.settings.get("scoring/backend") or "auto"
+        self.model_override = model
+        self.scorer = None
+        self.scorer_error = None
+        self._load_scorer()
+        self.tabs = QTabWidget()
+        self.live = LiveView(self.settings, lambda: self.scorer)
+        self.tabs.addTab(self.live, "Live scanning")
+        from .cine import CineReview
+
+        self.cine = CineReview(self.settings, lambda: self.scorer)
+        self.tabs.addTab(self.cine, "Cine review")
+        self.setCentralWidget(self.tabs)
+        self.status_label = QLabel("")
+        self.statusBar().addWidget(self.status_label, 1)
+        self.live.status_changed.connect(self._live_status)
+        self.live.message.connect(lambda t: self.statusBar().showMessage(t, 4000))
+        self.cine.message.connect(lambda t: self.statusBar().showMessage(t, 4000))
+        self.cine.opened.connect(self._cine_opened)
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self._build_menus()
+        self._update_model_banner()
+        self.setAcceptDrops(True)
+        self.resize(1280, 800)
+
+    # ------------------------------------------------------------------ model / scorer
+    def active_model_path(self) -> str | None:
+        return self.model_override or (self.settings.get("scoring/model") or None)
+
+    def _load_scorer(self) -> None:
+        from engine.modelpack import ModelError
+        from engine.scorers import make_scorer
+
+        path = self.active_model_path()
+        try:
+            self.scorer = make_scorer(self.backend, path)
+            self.scorer_error = None
+        except (ModelError, ValueError, ImportError, RuntimeError) as e:
+            self.scorer_error = f"{e} — using the shipped default model with ONNX Runtime"
+            self.scorer = make_scorer("auto", None)
+
+    def reload_model(self) -> None:
+        self.model_override = None
+        self._load_scorer()
+        self.live.set_scorer(self.scorer)
+        self._update_model_banner()
+        if self.scorer_error:
+            QMessageBox.warning(self, "Model", self.scorer_error)
+
+    def _update_model_banner(self) -> None:
+        w = self.scorer.warning if self.scorer else None
+        pkg = getattr(self.scorer, "package", None)
+        if not w and pkg is not None and pkg.synthetic:
+            w = "MODEL TRAINED ON SYNTHETIC DATA — scores are a demonstration only"
+        for b in (self.live.banner, self.cine.banner):
+            b.set_part("untrained", w)
+
+    # ------------------------------------------------------------------ menus
+    def _act(self, menu, text, slot, shortcut=None, checkable=False, tip=None) -> QAction:
+        a = QAction(text, self)
+        if shortcut:
+            a.setShortcut(QKeySequence(shortcut))
+            a.setShortcutContext(Qt.WindowShortcut)
+        a.setCheckable(checkable)
+        if tip:
+            a.setToolTip(tip)
+            a.setStatusTip(tip)
+        a.triggered.connect(slot)
+        menu.addAction(a)
+        self.addAction(a)
+        return a
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        m = mb.addMenu("&File")
+        self.source_menu = m.addMenu("Live &source")
+        self.source_menu.aboutToShow.connect(self._fill_source_menu)
+        self._act(m, "Play a &file as live…", self.open_file_as_live)
+        m.addSeparator()
+        self._act(m, "&Open cine for review…", self.open_cine_dialog, "Ctrl+O")
+        self.recent_menu = m.addMenu("&Recent files")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        m.addSeparator()
+        self._act(m, "&Quit", self.close, "Ctrl+Q")
+
+        v = mb.addMenu("&Live")
+        self.freeze_action = self._act(v, "&Freeze", self._freeze, "Space", checkable=True)
+        self.heat_action = self._act(v, "&Heatmap", self._heat, "H", checkable=True)
+        self.heat_action.setChecked(self.live.heat_item.isVisible())
+        self._act(v, "&Snapshot", self.live.snapshot, "S")
+        self.record_action = self._act(v, "&Record", self._record, "R", checkable=True)
+        v.addSeparator()
+        self._act(v, "&New sweep", self.live.new_sweep, "N")
+        self._act(v, "Save &best frame", self.live.save_best, "B")
+        self._act(v, "&Automatic ROI", self.live.auto_roi, "A")
+        self._act(v, "Open captures &folder", self._open_output_dir)
+
+        t = mb.addMenu("&Tools")
+        self._act(t, "&Retrain…", self.open_retrain)
+        self._act(t, "&Model manager…", self.open_model_manager)
+        gpu_ok, why = gpu_available()
+        self.trt_action = self._act(t, "Build &TensorRT engine", self.build_tensorrt, tip=why)
+        self.trt_action.setEnabled(gpu_ok)
+        self._act(t, "&Benchmark current backend", self.benchmark_backend)
+        t.addSeparator()
+        self._act(t, "&Settings…", self.open_settings, "Ctrl+,")
+        t.setToolTipsVisible(True)
+
+        h = mb.addMenu("&Help")
+        self._act(h, "&Keyboard shortcuts", self._shortcuts_help, "F1")
+        self._act(h, "&About", self._about)
+
+    def _fill_source_menu(self):
+        m = self.source_menu
+        m.clear()
+        g = QActionGroup(m)
+        cur = self.live.spec
+
+        def add(text, spec):
+            a = QAction(text, m, checkable=True)
+            a.setChecked(spec == cur)
+            a.triggered.connect(lambda _=False, s=spec: self.start_source(s))
+            g.addAction(a)
+            m.addAction(a)
+
+        add("Built-in demo (synthetic)", "demo")
+        try:
+            devs = compat.list_devices()
+        except Exception:  # noqa: BLE001
+            devs = []
+        if not devs:
+            a = m.addAction("(no capture devices found)")
+            a.setEnabled(False)
+        for d in devs:
+            add(f"{d.name} — index {d.index}, {d.backend} ({d.width}×{d.height})", f"device:{d.index}")
+        if cur and cur not in ("demo",) and not cur.startswith("device:"):
+            add(f"File: {Path(cur).name}", cur)
+
+    def _fill_recent_menu(self):
+        m = self.recent_menu
+        m.clear()
+        for p in self.settings.recent():
+            a = m.addAction(p)
+            a.triggered.connect(lambda _=False, p=p: self.open_cine(p))
+        if not self.settings.recent():
+            m.addAction("(none)").setEnabled(False)
+
+    # ------------------------------------------------------------------ live actions
+    def start_source(self, spec: str | None = None) -> None:
+        spec = spec or self.settings.get("source/last") or "demo"
+        if spec != "demo" and not spec.startswith("device:") and not Path(spec).exists():
+            self.statusBar().showMessage(f"last source {spec} is missing — starting the demo", 6000)
+            spec = "demo"
+        self.live.start(spec)
+        self.settings.set("source/last", spec)
+        self.tabs.setCurrentWidget(self.live)
+
+    def open_file_as_live(self):
+        p, _ = QFileDialog.getOpenFileName(self, "Play a file as live", "", VIDEO_FILTER)
+        if p:
+            self.start_source(p)
+
+    def _freeze(self):
+        self.freeze_action.setChecked(self.live.toggle_freeze())
+
+    def _heat(self):
+        self.heat_action.setChecked(self.live.toggle_heatmap())
+
+    def _record(self):
+        self.record_action.setChecked(self.live.toggle_record())
+
+    def _open_output_dir(self):
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.settings.output_dir())))
+
+    def _live_status(self, text: str):
+        if self.tabs.currentWidget() is self.live:
+            self.status_label.setText(text)
+
+    def _tab_changed(self, i):
+        if self.tabs.widget(i) is self.cine:
+            self.status_label.setText(self.cine.status_text())
+
+    # ------------------------------------------------------------------ cine
+    def open_cine_dialog(self):
+        p, _ = QFileDialog.getOpenFileName(self, "Open cine for review", "", VIDEO_FILTER)
+        if p:
+            self.open_cine(p)
+
+    def open_cine(self, path: str) -> bool:
+        self.tabs.setCurrentWidget(self.cine)
+        return self.cine.open(path)
+
+    def _cine_opened(self, path: str):
+        self.settings.add_recent(path)
+
+    def dragEnterEvent(self, e):
+        if e.mimeData().hasUrls():
+            e.acceptProposedAction()
+
+    def dropEvent(self, e):
+        urls = [u.toLocalFile() for u in e.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            self.open_cine(urls[0])
+
+    # ------------------------------------------------------------------ tools
+    def open_retrain(self):
+        from .retrain import RetrainDialog
+
+        d = RetrainDialog(self.settings, self.active_model_path(), parent=self)
+        d.model_accepted.connect(lambda _p: self.reload_model())
+        d.show()
+        self._retrain_dialog = d
+        return d
+
+    def open_model_manager(self):
+        from .models import ModelManager
+
+        d = ModelManager(self.settings, parent=self)
+        d.active_changed.connect(lambda _p: self.reload_model())
+        d.show()
+        self._model_manager = d
+        return d
+
+    def build_tensorrt(self):
+        from engine import scorers
+
+        try:
+            s = scorers.make_scorer("tensorrt", self.active_model_path())
+        except Exception as e:  # noqa: BLE001
+            QMessageBox.warning(self, "TensorRT", f"Could not build the TensorRT engine:\n{e}")
+            return
+        self.backend = "tensorrt"
+        self.settings.set("scoring/backend", "tensorrt")
+        self.scorer = s
+        self.live.set_scorer(s)
+        QMessageBox.information(self, "TensorRT", f"TensorRT engine ready: {s.reason}")
+
+    def benchmark_backend(self):
+        from .tools import run_benchmark
+
+        return run_benchmark(self, self.scorer)
+
+    def open_settings(self):
+        from .tools import SettingsDialog
+
+        d = SettingsDialog(self.settings, self)
+        if d.exec():
+            self.live.gauge.smoothing_s = self.settings.get("gauge/smoothing_s")
+            self.live.gauge.set_thresholds(self.settings.get("thresholds/good"), self.settings.get("thresholds/acceptable"))
+            new_backend = self.settings.get("scoring/backend")
+            if new_backend != self.backend:
+                self.backend = new_backend
+                self.reload_model()
+
+    def _shortcuts_help(self):
+        QMessageBox.information(self, "Keyboard shortcuts",
+                                "Space  freeze / unfreeze\nH  heatmap on / off\nS  snapshot\nR  record on / off\n"
+                                "N  new sweep\nB  save best frame\nA  automatic ROI (drag the box to set it by hand)\n"
+                                "Ctrl+O  open cine for review\nCine review: ←/→ step, P play/pause, L loop")
+
+    def _about(self):
+        pkg = getattr(self.scorer, "package", None)
+        QMessageBox.about(self, "About FUIQA Scan Assistant",
+                          "FUIQA Scan Assistant — fetal ultrasound image quality, 0–100 "
+                          "(≥ 80 standard, 60–79 acceptable, < 60 non-standard).\n\n"
+                          f"Model: {pkg.describe() if pkg else '?'}\nBackend: {self.scorer.backend} ({self.scorer.reason})\n\n"
+                          "Decision support only; not a diagnostic device.")
+
+    def closeEvent(self, e):
+        self.live.stop()
+        self.cine.stop()
+        super().closeEvent(e)
+
+
+def gpu_available() -> tuple[bool, str]:
+    """(available, reason shown as tooltip)."""
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError:
+        return False, "TensorRT is not installed (pip install -e '.[gpu]' on a machine with an NVIDIA GPU)"
+    if not (os.path.exists("/dev/nvidiactl") or os.name == "nt"):
+        return False, "no NVIDIA GPU found on this machine"
+    return True, "build a TensorRT engine for this GPU (cached by GPU and TensorRT version)"

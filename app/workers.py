@@ -1,0 +1,426 @@
+"""Background work for the live view: capture thread, scoring thread, newest-frame mailboxes.
+
+Design (the GUI must never lag or freeze):
+
+* :class:`LatestSlot` is a 1-slot mailbox: ``put`` replaces whatever is there (the replaced item is
+  counted as dropped if nobody took it), ``take`` returns the newest item or waits for one. Nothing is
+  ever queued, so a slow consumer sees the newest frame, never a backlog.
+* :class:`CaptureWorker` (a ``threading.Thread``) reads the :class:`FrameSource`, stamps each frame
+  with the grab time, and puts it into two slots: one for the scorer and one for the display. Files
+  and the demo are paced at their frame rate and looped, as if live. ``SignalLost`` makes it say so
+  once, keep the last frame, retry every ``retry_s`` and resume by itself.
+* :class:`ScoringWorker` takes the newest frame, finds the ROI (the user's box, or auto-detected on
+  the first frame and every ``roi_every_s``), scores it and publishes a :class:`LiveResult`
+  (score, heatmap already mapped onto the frame) into a result slot.
+* The GUI thread only draws: it is poked by ``frame_ready`` (coalesced: at most one pending event)
+  and reads the newest frame and result from the slots.
+
+Signals live on :class:`WorkerSignals` (a QObject in the GUI thread); emitting them from a worker
+thread is queued by Qt. This module imports no torch.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from . import compat
+
+clock = time.perf_counter
+
+
+@dataclass
+class LiveFrame:
+    index: int
+    time_s: float
+    image: np.ndarray
+    t_grab: float  # perf_counter at grab
+    seq: int = 0  # capture sequence number (monotonic over reconnects and loops)
+
+
+@dataclass
+class LiveResult:
+    seq: int
+    index: int
+    t_grab: float
+    t_scored: float
+    score: float
+    roi: tuple[int, int, int, int]
+    roi_kind: str
+    heat_patch: np.ndarray | None  # float32 roi_h x roi_w, 0-100
+    frame: LiveFrame | None = None
+    infer_ms: float = 0.0
+
+
+class LatestSlot:
+    """A one-slot mailbox: the newest item wins, the replaced one is counted as dropped."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._item = None
+        self._fresh = False
+        self.dropped = 0
+        self.put_count = 0
+
+    def put(self, item) -> None:
+        with self._cond:
+            if self._fresh:
+                self.dropped += 1
+            self._item = item
+            self._fresh = True
+            self.put_count += 1
+            self._cond.notify_all()
+
+    def take(self, timeout: float | None = None):
+        """Newest unseen item, waiting up to ``timeout`` s (None if none came)."""
+        with self._cond:
+            if not self._fresh:
+                self._cond.wait(timeout)
+            if not self._fresh:
+                return None
+            self._fresh = False
+            return self._item
+
+    def take_nowait(self):
+        with self._cond:
+            if not self._fresh:
+                return None
+            self._fresh = False
+            return self._item
+
+    def peek(self):
+        with self._cond:
+            return self._item
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+
+class WorkerSignals(QObject):
+    started = Signal(str)  # source name
+    frame_ready = Signal()  # coalesced poke for the GUI
+    result = Signal(object)  # LiveResult (the GUI reads the slot; this is for listeners/tests)
+    errored = Signal(str)
+    signal_lost = Signal(str)
+    signal_regained = Signal()
+    ended = Signal()
+    roi_changed = Signal(object)  # (x, y, w, h, kind)
+
+
+class _Poke:
+    """Emit ``frame_ready`` at most once until the GUI calls :meth:`clear` (no event pile-up)."""
+
+    def __init__(self, signal):
+        self._signal = signal
+        self._pending = False
+        self._lock = threading.Lock()
+
+    def __call__(self):
+        with self._lock:
+            if self._pending:
+                return
+            self._pending = True
+        self._signal.emit()
+
+    def clear(self):
+        with self._lock:
+            self._pending = False
+
+
+class CaptureWorker(threading.Thread):
+    """Reads a frame source in its own thread; newest frame wins."""
+
+    def __init__(self, opener: Callable[[], object], signals: WorkerSignals, *, retry_s: float = 1.0,
+                 pace: bool | None = None, loop: bool = True, recorder=None):
+        super().__init__(name="fuiqa-capture", daemon=True)
+        self.opener = opener
+        self.signals = signals
+        self.retry_s = retry_s
+        self.pace = pace
+        self.loop = loop
+        self.score_slot = LatestSlot()
+        self.display_slot = LatestSlot()
+        self.poke = _Poke(signals.frame_ready)
+        self._halt = threading.Event()
+        self.source = None
+        self.captured = 0
+        self.lost = False
+        self.lost_count = 0
+        self.recorder = recorder  # object with .write(LiveFrame) (called in this thread) or None
+        self.fps_meter = RateMeter()
+        self.source_name = "?"
+        self.live = False
+        self.synthetic = False
+        self.fps: float | None = None
+
+    def stop(self, join: bool = True, timeout: float = 3.0) -> None:
+        self._halt.set()
+        self.score_slot.wake()
+        if join and self.is_alive() and threading.current_thread() is not self:
+            self.join(timeout)
+
+    @property
+    def stopping(self) -> bool:
+        return self._halt.is_set()
+
+    def _open(self):
+        src = self.opener()
+        self.source = src
+        self.source_name = getattr(src, "name", "?")
+        self.live = bool(getattr(src, "live", False))
+        self.synthetic = bool(getattr(src, "synthetic", False))
+        self.fps = getattr(src, "fps", None)
+        return src
+
+    def _close(self):
+        if self.source is not None:
+            try:
+                self.source.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def run(self) -> None:
+        try:
+            src = self._open()
+        except Exception as e:  # noqa: BLE001
+            self.signals.errored.emit(f"cannot open source: {e}")
+            self.signals.ended.emit()
+            return
+        self.signals.started.emit(self.source_name)
+        pace = self.pace if self.pace is not None else not self.live
+        period = 1.0 / self.fps if (pace and self.fps) else 0.0
+        next_t = clock()
+        seq = 0
+        try:
+            while not self._halt.is_set():
+                try:
+                    f = src.read()
+                except compat.SignalLost as e:
+                    src = self._recover(str(e) or "no frames from the device")
+                    if src is None:
+                        break
+                    next_t = clock()
+                    continue
+                except compat.SourceError as e:
+                    self.signals.errored.emit(str(e))
+                    break
+                if f is None:
+                    if self.loop and hasattr(src, "seek"):
+                        try:
+                            src.seek(0)
+                            continue
+                        except Exception:  # noqa: BLE001
+                            pass
+                    self.signals.ended.emit()
+                    break
+                if period:
+                    next_t += period
+                    delay = next_t - clock()
+                    if delay > 0:
+                        if self._halt.wait(delay):
+                            break
+                    elif delay < -0.5:
+                        next_t = clock()
+                seq += 1
+                lf = LiveFrame(f.index, f.time_s, f.image, clock(), seq)
+                self.captured += 1
+                self.fps_meter.tick(lf.t_grab)
+                self.score_slot.put(lf)
+                self.display_slot.put(lf)
+                rec = self.recorder
+                if rec is not None:
+                    rec.write(lf)
+                self.poke()
+        except Exception as e:  # noqa: BLE001
+            self.signals.errored.emit(f"capture failed: {e}\n{traceback.format_exc(limit=3)}")
+        finally:
+            self._close()
+
+    def _recover(self, why: str):
+        """Signal lost: say so once, retry every ``retry_s`` until frames come back or we stop."""
+        self.lost = True
+        self.lost_count += 1
+        self.signals.signal_lost.emit(why)
+        src = self.source
+        while not self._halt.wait(self.retry_s):
+            try:
+                f = src.read() if src is not None else None
+            except compat.SignalLost:
+                f = None
+            except Exception:  # noqa: BLE001
+                f = None
+            if f is None:
+                # reopen the device (a replugged capture card comes back under the same index)
+                try:
+                    new = self.opener()
+                except Exception:  # noqa: BLE001
+                    continue
+                if new is not src:
+                    self._close()
+                src = self.source = new
+                continue
+            self.lost = False
+            self.signals.signal_regained.emit()
+            seq_frame = LiveFrame(f.index, f.time_s, f.image, clock(), 0)
+            self.display_slot.put(seq_frame)
+            self.score_slot.put(seq_frame)
+            self.poke()
+            return src
+        return None
+
+
+class RateMeter:
+    """Events per second over a sliding window."""
+
+    def __init__(self, window_s: float = 2.0):
+        self.window_s = window_s
+        self._t: list[float] = []
+        self._lock = threading.Lock()
+
+    def tick(self, t: float | None = None) -> None:
+        t = clock() if t is None else t
+        with self._lock:
+            self._t.append(t)
+            cut = t - self.window_s
+            while self._t and self._t[0] < cut:
+                self._t.pop(0)
+
+    def rate(self) -> float:
+        with self._lock:
+            if len(self._t) < 2:
+                return 0.0
+            now = clock()
+            ts = [x for x in self._t if x >= now - self.window_s]
+            if len(ts) < 2:
+                return 0.0
+            return (len(ts) - 1) / max(1e-6, ts[-1] - ts[0])
+
+
+@dataclass
+class RoiPolicy:
+    user_box: tuple[int, int, int, int] | None = None  # the user's box wins over auto
+    auto_every_s: float = 5.0
+    enabled: bool = True
+
+
+class ScoringWorker(threading.Thread):
+    """Scores the newest frame; publishes :class:`LiveResult` into ``result_slot``."""
+
+    def __init__(self, scorer, capture: CaptureWorker, signals: WorkerSignals, roi_policy: RoiPolicy | None = None,
+                 roi_finder: Callable | None = None):
+        super().__init__(name="fuiqa-score", daemon=True)
+        self.scorer = scorer
+        self.capture = capture
+        self.signals = signals
+        self.roi_policy = roi_policy or RoiPolicy()
+        self.roi_finder = roi_finder or compat.find_roi
+        self.result_slot = LatestSlot()
+        self._halt = threading.Event()
+        self.scored = 0
+        self.fps_meter = RateMeter()
+        self._auto_roi: tuple | None = None
+        self._auto_kind = "full"
+        self._auto_t = -1e9
+        self._auto_shape = None
+        self.errors = 0
+        self._lock = threading.Lock()
+        self.sink: Callable[[LiveResult], None] | None = None  # e.g. the recorder's CSV (this thread)
+
+    def stop(self, join: bool = True, timeout: float = 3.0) -> None:
+        self._halt.set()
+        self.capture.score_slot.wake()
+        if join and self.is_alive() and threading.current_thread() is not self:
+            self.join(timeout)
+
+    def set_scorer(self, scorer) -> None:
+        with self._lock:
+            self.scorer = scorer
+
+    def redetect_roi(self) -> None:
+        self._auto_t = -1e9
+
+    def _roi_for(self, img: np.ndarray, now: float):
+        pol = self.roi_policy
+        if pol.user_box is not None:
+            return tuple(int(v) for v in pol.user_box), "user"
+        if not pol.enabled:
+            return (0, 0, img.shape[1], img.shape[0]), "full"
+        if self._auto_roi is None or now - self._auto_t > pol.auto_every_s or self._auto_shape != img.shape[:2]:
+            try:
+                r = self.roi_finder(img)
+                box, kind = tuple(int(v) for v in r.box), r.kind
+            except Exception:  # noqa: BLE001 - a failing ROI finder must not stop scoring
+                box, kind = (0, 0, img.shape[1], img.shape[0]), "full"
+            changed = box != self._auto_roi
+            self._auto_roi, self._auto_kind, self._auto_t, self._auto_shape = box, kind, now, img.shape[:2]
+            if changed:
+                self.signals.roi_changed.emit((*box, kind))
+        return self._auto_roi, self._auto_kind
+
+    def run(self) -> None:
+        from engine.preprocess import heatmap_to_frame
+
+        slot = self.capture.score_slot
+        while not self._halt.is_set():
+            lf = slot.take(timeout=0.2)
+            if lf is None or self._halt.is_set():
+                continue
+            try:
+                t0 = clock()
+                roi, kind = self._roi_for(lf.image, t0)
+                with self._lock:
+                    scorer = self.scorer
+                res = scorer.score([lf.image], [roi])
+                t1 = clock()
+                score = float(res.scores[0])
+                patch, roi_c = heatmap_to_frame(res.heatmaps[0], roi, lf.image.shape, scorer.input_size)
+                out = LiveResult(lf.seq, lf.index, lf.t_grab, clock(), score, tuple(roi_c), kind, patch, lf,
+                                 (t1 - t0) * 1000)
+            except Exception as e:  # noqa: BLE001
+                self.errors += 1
+                if self.errors <= 3 or self.errors % 100 == 0:
+                    self.signals.errored.emit(f"scoring failed: {e}")
+                continue
+            self.scored += 1
+            self.fps_meter.tick(out.t_scored)
+            self.result_slot.put(out)
+            sink = self.sink
+            if sink is not None:
+                try:
+                    sink(out)
+                except Exception:  # noqa: BLE001
+                    pass
+            self.signals.result.emit(out)
+            self.capture.poke()
+
+
+@dataclass
+class Pipeline:
+    """Capture + scoring threads wired together; what the live view owns."""
+
+    capture: CaptureWorker
+    scoring: ScoringWorker
+    signals: WorkerSignals
+    spec: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def start(self) -> None:
+        self.capture.start()
+        self.scoring.start()
+
+    def stop(self) -> None:
+        self.capture.stop(join=False)
+        self.scoring.stop(join=False)
+        self.capture.join(3.0)
+        self.scoring.join(3.0)
+
+    @property
+    def dropped(self) -> int:
+        """Frames the scorer never saw (replaced by a newer one before it got to them)."""
+        return self.capture.score_slot.dropped

@@ -1,0 +1,680 @@
+"""The trainer: labelled images -> a validated ``.fuiqa`` model package.
+
+    train(data_root, out_dir, config) ->
+      1. load labels (train.data.load_labelled), read each image once, find its ROI once
+         (engine.roi.find_roi), preprocess once (engine.preprocess.preprocess — the scoring path) and
+         cache the model inputs in memory as uint8 (exactly recoverable: preprocess quantises to 8 bit);
+      2. per epoch: (re)cluster for CMX, draw batches (stratified over clusters for CMX, random
+         otherwise), mix a share of each batch into pseudo-samples, augment (mild, label-neutral:
+         gain ±6 %, speckle-like multiplicative noise, rotation ±5°, scale ±5 %, no flips), AdamW step
+         with a warm-up + cosine schedule; validation SRCC/PLCC; early stopping on validation SRCC
+         (best weights kept); an atomic checkpoint (weights, optimizer, scheduler, RNG, history);
+      3. at the end: the best weights are evaluated on the test split, packaged with
+         engine.export.package_model (ONNX checked against torch, atomic write) into
+         ``out_dir/model.fuiqa`` and the metrics written to ``out_dir/metrics.json``.
+
+Resume: when ``out_dir/checkpoint.pt`` exists and was made with the same config and data, training
+continues after the last completed epoch (``resume="auto"``, the default). Each epoch's randomness is
+derived from (seed, epoch), so a resumed run follows the same path as an uninterrupted one.
+
+Stop: ``should_stop()`` is polled every step; a stop leaves the last checkpoint and any existing model
+untouched. Distributed: under ``torchrun`` (env RANK/WORLD_SIZE) the same code runs with
+DistributedDataParallel (gloo on CPU, nccl on GPU): every rank builds the same global batch and
+trains on its slice; GCC gathers predictions and labels from all ranks with gradients.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from engine.preprocess import MEAN, STD, preprocess
+
+from . import metrics as M
+from .losses import LOSSES, make_loss
+from .mixing import MIXINGS, MixConfig, apply_mix, cluster, plan_mix, random_batches, stratified_batches
+
+
+class TrainError(Exception):
+    """Training cannot run or cannot continue (bad config, too little data, mismatched checkpoint)."""
+
+
+@dataclass
+class TrainConfig:
+    # model
+    model: str = "rt"  # "rt" | "gpu"
+    fusion: str = "mqf"  # "mqf" | "last"
+    name: str | None = None
+    # optimisation
+    loss: str = "gcc"  # "gcc" | "mse" | "l1" | "nin"
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup: float = 0.05  # share of all steps spent in linear warm-up
+    patience: int = 8  # early stopping: epochs without a better validation SRCC
+    seed: int = 0
+    # GCC
+    w_plcc: float = 1.0
+    w_srcc: float = 1.0
+    w_mae: float = 1.0
+    tau: float = 2.0  # soft-rank temperature in score points
+    queue_size: int = 0
+    # mixing
+    mixing: str = "cmx"  # "cmx" | "mixup" | "cmixup" | "none"
+    k: int = 6
+    alpha: float = 0.4
+    p_within: float = 0.7
+    mix_share: float = 0.5
+    sigma: float = 10.0
+    recluster_every: int = 2
+    label_weight: float = 2.0
+    # augmentation (on the model input; mild so the label still holds)
+    augment: bool = True
+    aug_gain: float = 0.06
+    aug_speckle: float = 0.05
+    aug_rotate: float = 5.0
+    aug_scale: float = 0.05
+    # data
+    split_seed: int = 0
+    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    min_train: int = 8
+    min_eval: int = 2
+    skip_bad: bool = False
+    # runtime
+    num_threads: int = 2
+    device: str = "auto"  # "auto" | "cpu" | "cuda"
+    eval_boot: int = 1000  # bootstrap resamples for the test metrics' 95% CIs
+
+    def __post_init__(self):
+        self.fractions = tuple(float(f) for f in self.fractions)
+        problems = []
+        if self.model not in ("rt", "gpu"):
+            problems.append(f"model must be 'rt' or 'gpu', not {self.model!r}")
+        if self.fusion not in ("mqf", "last"):
+            problems.append(f"fusion must be 'mqf' or 'last', not {self.fusion!r}")
+        if self.loss not in LOSSES:
+            problems.append(f"loss must be one of {LOSSES}, not {self.loss!r}")
+        if self.mixing not in MIXINGS:
+            problems.append(f"mixing must be one of {MIXINGS}, not {self.mixing!r}")
+        if self.epochs < 1 or self.batch_size < 2:
+            problems.append("epochs must be >= 1 and batch_size >= 2")
+        if not (0 <= self.mix_share <= 1 and 0 <= self.p_within <= 1):
+            problems.append("mix_share and p_within must lie in [0, 1]")
+        if len(self.fractions) != 3 or abs(sum(self.fractions) - 1) > 1e-6:
+            problems.append(f"fractions must be three numbers summing to 1, not {self.fractions}")
+        if problems:
+            raise TrainError("bad training config: " + "; ".join(problems))
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "config") -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise TrainError(f"{source}: unknown option(s) {unknown}; known: {sorted(known)}")
+        try:
+            return cls(**d)
+        except TypeError as e:
+            raise TrainError(f"{source}: {e}") from None
+
+    @classmethod
+    def from_json(cls, path) -> "TrainConfig":
+        path = Path(path)
+        try:
+            d = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise TrainError(f"config file {path} does not exist") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise TrainError(f"config file {path} is not valid JSON: {e}") from None
+        if not isinstance(d, dict):
+            raise TrainError(f"config file {path} must hold a JSON object")
+        return cls.from_dict(d, str(path))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["fractions"] = list(self.fractions)
+        return d
+
+    def key(self) -> str:
+        """Hash of everything that changes the result (not threads/device/eval settings)."""
+        d = self.to_dict()
+        for k in ("num_threads", "device", "eval_boot", "name"):
+            d.pop(k)
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+    def mix_config(self) -> MixConfig:
+        return MixConfig(self.mixing, self.k, self.alpha, self.p_within, self.mix_share, self.sigma,
+                         self.recluster_every, self.label_weight)
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    model_path: Path | None  # None when stopped before the end
+    metrics: dict  # test metrics ({} when stopped)
+    best_epoch: int
+    best_val_srcc: float
+    epochs_run: int
+    stopped: bool
+    history: list = field(default_factory=list)
+    seconds: float = 0.0
+
+
+# --------------------------------------------------------------------------------------------------
+# data
+
+
+@dataclass
+class Split:
+    x: np.ndarray  # uint8 (N, S, S): the preprocessed model inputs, 8-bit gray
+    y: np.ndarray  # float32 (N,) labels 0–100
+    names: list[str]
+
+    def __len__(self):
+        return len(self.y)
+
+
+@dataclass
+class Prepared:
+    train: Split
+    val: Split
+    test: Split
+    size: int
+    data_hash: str = ""
+    synthetic: bool = False
+    generator: dict | None = None
+    root: str = ""
+    skipped: list = field(default_factory=list)
+
+
+def find_roi_box(img: np.ndarray):
+    """ROI box via engine.roi.find_roi (the scoring path's ROI finder); None (whole frame) until
+    engine/roi.py exists."""
+    try:
+        from engine.roi import find_roi
+    except ImportError:
+        return None
+    return find_roi(img).box
+
+
+def input_to_u8(x: np.ndarray) -> np.ndarray:
+    """Inverse of preprocess's normalisation (exact: preprocess quantises to uint8 first)."""
+    return np.clip(np.rint((x * STD + MEAN) * 255.0), 0, 255).astype(np.uint8)
+
+
+def u8_to_gray01(u8):
+    """uint8 (…) -> float gray in [0, 1] (numpy or torch)."""
+    return u8 / 255.0 if isinstance(u8, np.ndarray) else u8.float() / 255.0
+
+
+def prepare_items(items, size: int, progress: Callable | None = None, what: str = "") -> Split:
+    from .data import read_image
+
+    n = len(items)
+    x = np.empty((n, size, size), np.uint8)
+    buf = np.empty((1, size, size), np.float32)
+    for i, it in enumerate(items):
+        img = read_image(it.path)
+        preprocess(img, find_roi_box(img), size, out=buf)
+        x[i] = input_to_u8(buf[0])
+        if progress and (i % 50 == 0 or i == n - 1):
+            progress({"event": "prepare", "split": what, "done": i + 1, "total": n})
+    return Split(x, np.array([it.mos for it in items], np.float32), [it.name for it in items])
+
+
+def _generator_info(ds) -> dict | None:
+    g = getattr(ds, "generator", None)
+    if g:
+        return dict(g) if isinstance(g, dict) else {"info": str(g)}
+    marker = Path(ds.root) / "SYNTHETIC.txt"
+    if marker.exists():
+        text = marker.read_text(errors="replace")
+        try:
+            d = json.loads(text)
+            return d if isinstance(d, dict) else {"marker": text.strip()[:2000]}
+        except json.JSONDecodeError:
+            return {"marker": text.strip()[:2000]}
+    return None
+
+
+def prepare(data_root, config: TrainConfig, progress: Callable | None = None) -> Prepared:
+    """Load labels, read + ROI + preprocess every image once; check the splits are big enough."""
+    from engine.model import arch
+
+    from .data import load_labelled
+
+    ds = load_labelled(data_root, skip_bad=config.skip_bad, seed=config.split_seed, fractions=config.fractions)
+    tr, va, te = ds.split("train"), ds.split("val"), ds.split("test")
+    if len(tr) < config.min_train or len(va) < config.min_eval or len(te) < config.min_eval:
+        raise TrainError(
+            f"{data_root}: too few labelled images to train: train {len(tr)} (need >= {config.min_train}), "
+            f"val {len(va)}, test {len(te)} (need >= {config.min_eval} each)"
+        )
+    if np.ptp([it.mos for it in tr]) <= 0:
+        raise TrainError(f"{data_root}: all training labels are equal ({tr[0].mos}); nothing to learn")
+    size = arch(config.model, config.fusion).input_size
+    return Prepared(
+        prepare_items(tr, size, progress, "train"),
+        prepare_items(va, size, progress, "val"),
+        prepare_items(te, size, progress, "test"),
+        size,
+        ds.hash(),
+        bool(ds.synthetic),
+        _generator_info(ds),
+        str(data_root),
+        list(ds.skipped),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# distributed helpers
+
+
+def _dist():
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist
+    return None
+
+
+def init_distributed_from_env() -> bool:
+    """Initialise torch.distributed when launched by torchrun (RANK/WORLD_SIZE set)."""
+    import torch
+    import torch.distributed as dist
+
+    if _dist() is not None:
+        return True
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or "RANK" not in os.environ:
+        return False
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group(backend)
+    return True
+
+
+def _rank_world():
+    d = _dist()
+    return (d.get_rank(), d.get_world_size()) if d else (0, 1)
+
+
+def _any_true(flag: bool, device) -> bool:
+    d = _dist()
+    if d is None:
+        return flag
+    import torch
+
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    d.all_reduce(t)
+    return bool(t.item() > 0)
+
+
+# --------------------------------------------------------------------------------------------------
+# augmentation
+
+
+def augment(g, cfg: TrainConfig, gen):
+    """Mild ultrasound augmentations on a batch of gray [0,1] inputs (B,1,S,S) (torch)."""
+    import torch
+    import torch.nn.functional as F
+
+    B = g.shape[0]
+    dev = g.device
+
+    def u(lo, hi, *shape):
+        return torch.rand(*shape, generator=gen).to(dev) * (hi - lo) + lo
+
+    if cfg.aug_rotate > 0 or cfg.aug_scale > 0:
+        ang = u(-cfg.aug_rotate, cfg.aug_rotate, B) * math.pi / 180
+        s = u(1 - cfg.aug_scale, 1 + cfg.aug_scale, B)
+        c, si = torch.cos(ang) / s, torch.sin(ang) / s
+        zero = torch.zeros_like(c)
+        theta = torch.stack([torch.stack([c, -si, zero], 1), torch.stack([si, c, zero], 1)], 1)
+        grid = F.affine_grid(theta, list(g.shape), align_corners=False)
+        g = F.grid_sample(g, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    if cfg.aug_gain > 0:
+        g = g * u(1 - cfg.aug_gain, 1 + cfg.aug_gain, B).view(B, 1, 1, 1)
+    if cfg.aug_speckle > 0:
+        amp = u(0, cfg.aug_speckle, B).view(B, 1, 1, 1)
+        noise = torch.randn(g.shape, generator=gen).to(dev)
+        g = g * (1 + amp * noise)
+    return g.clamp(0, 1)
+
+
+def to_model_input(g):
+    return (g - MEAN) / STD
+
+
+# --------------------------------------------------------------------------------------------------
+# evaluation helpers
+
+
+def predict(model, x_u8: np.ndarray, device, batch: int = 128) -> np.ndarray:
+    """Scores for cached uint8 inputs (N,S,S), eval mode, no grad."""
+    import torch
+
+    was = model.training
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x_u8), batch):
+            t = torch.from_numpy(x_u8[i : i + batch]).to(device)[:, None]
+            out.append(model(to_model_input(u8_to_gray01(t)))[0].float().cpu().numpy())
+    model.train(was)
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def embed(model, x_u8: np.ndarray, device, batch: int = 128) -> np.ndarray:
+    import torch
+
+    was = model.training
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x_u8), batch):
+            t = torch.from_numpy(x_u8[i : i + batch]).to(device)[:, None]
+            out.append(model.embed(to_model_input(u8_to_gray01(t))).float().cpu().numpy())
+    model.train(was)
+    return np.concatenate(out)
+
+
+def _predict_sharded(model, x_u8, device) -> np.ndarray:
+    """Each rank predicts its share; all ranks get all predictions in order."""
+    rank, world = _rank_world()
+    if world == 1:
+        return predict(model, x_u8, device)
+    idx = np.arange(len(x_u8))[rank::world]
+    local = predict(model, x_u8[idx], device)
+    parts = [None] * world
+    _dist().all_gather_object(parts, (idx, local))
+    out = np.empty(len(x_u8), np.float32)
+    for i, p in parts:
+        out[i] = p
+    return out
+
+
+def _quick_metrics(pred, y) -> dict:
+    try:
+        m = M.compute(pred, y)
+    except ValueError:
+        return {"srcc": 0.0, "plcc": 0.0}
+    return {"srcc": m["srcc"], "plcc": m["plcc"], "rmse": m["rmse"]}
+
+
+# --------------------------------------------------------------------------------------------------
+# checkpoint
+
+
+def _atomic_save(obj, path: Path) -> None:
+    import torch
+
+    from engine.modelpack import atomic_write_bytes
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _state_copy(model):
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+# --------------------------------------------------------------------------------------------------
+# main loop
+
+
+def fit(
+    data: Prepared,
+    out_dir,
+    config: TrainConfig,
+    progress: Callable[[dict], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    resume: str | bool = "auto",
+    write_model: bool = True,
+) -> TrainResult:
+    """Train on prepared (cached) data; see the module docstring. ``resume``: "auto" | True | False."""
+    import torch
+
+    from engine.model import build_model
+
+    t0 = time.time()
+    out_dir = Path(out_dir)
+    rank, world = _rank_world()
+    is_main = rank == 0
+    emit = progress if (progress and is_main) else (lambda e: None)
+    should_stop = should_stop or (lambda: False)
+    torch.set_num_threads(max(1, int(config.num_threads)))
+    if config.device == "auto":
+        device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
+    else:
+        device = torch.device(config.device)
+    if is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+
+    # seeded model init (same on every rank; DDP broadcasts rank 0's anyway)
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    random.seed(config.seed)
+    model = build_model(config.model, config.fusion).to(device)
+    loss_fn = make_loss(config.loss, w_plcc=config.w_plcc, w_srcc=config.w_srcc, w_mae=config.w_mae,
+                        tau=config.tau, queue_size=config.queue_size).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+    tr = data.train
+    n = len(tr)
+    gb = min(config.batch_size, n)  # global batch
+    steps_per_epoch = max(1, int(round(n / gb)))
+    total = steps_per_epoch * config.epochs
+    warm = max(1, int(config.warmup * total))
+
+    def lr_lambda(step):
+        if step < warm:
+            return (step + 1) / warm
+        p = min(1.0, (step - warm) / max(1, total - warm))
+        return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * p))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
+
+    ddp = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ddp = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    # ---- resume
+    ckpt_path = out_dir / "checkpoint.pt"
+    key = config.key()
+    start_epoch, history = 0, []
+    best = {"srcc": -2.0, "epoch": -1, "state": _state_copy(model)}
+    bad_epochs = 0
+    clusters = None
+    if resume and ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        same = ck.get("config_key") == key and ck.get("data_hash") == data.data_hash
+        if not same:
+            if resume is True:
+                raise TrainError(f"{ckpt_path} was made with another config or data set; remove it or use another --out")
+        else:
+            model.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["optimizer"])
+            sched.load_state_dict(ck["scheduler"])
+            start_epoch, history = ck["epoch"] + 1, ck["history"]
+            best = ck["best"]
+            bad_epochs = ck["bad_epochs"]
+            clusters = ck.get("clusters")
+            torch.set_rng_state(ck["rng"]["torch"])
+            emit({"event": "resume", "epoch": start_epoch, "checkpoint": str(ckpt_path)})
+
+    mixcfg = config.mix_config()
+    emit({"event": "start", "epochs": config.epochs, "start_epoch": start_epoch, "steps_per_epoch": steps_per_epoch,
+          "n_train": n, "n_val": len(data.val), "n_test": len(data.test), "world_size": world,
+          "device": str(device), "config": config.to_dict()})
+
+    x_all = torch.from_numpy(tr.x)  # uint8 (N,S,S), CPU
+    y_all = tr.y
+    stopped = False
+    epoch = start_epoch
+    for epoch in range(start_epoch, config.epochs):
+        if bad_epochs >= config.patience:
+            break
+        rng = np.random.default_rng([config.seed, epoch])
+        gen = torch.Generator().manual_seed(int(config.seed) * 100003 + epoch * 1009 + rank)
+        # ---- batches (identical on every rank)
+        if config.mixing == "cmx":
+            if clusters is None or epoch % max(1, config.recluster_every) == 0:
+                feats = embed(model, tr.x, device)
+                clusters = cluster(feats, y_all, config.k, seed=config.seed + epoch, label_weight=config.label_weight)
+            batches = stratified_batches(clusters, gb, rng)
+        else:
+            batches = random_batches(n, gb, rng)
+        batches = [b for b in batches if len(b) >= max(2, world)]
+        ddp.train()
+        losses = []
+        for step, bidx in enumerate(batches):
+            if _any_true(bool(should_stop()), device):
+                stopped = True
+                break
+            plan = plan_mix(bidx, y_all, clusters, rng, mixcfg)
+            xb = u8_to_gray01(x_all[bidx])[:, None]
+            yb = torch.from_numpy(y_all[bidx])
+            if len(plan.slots):
+                xp = u8_to_gray01(x_all[plan.partners])[:, None]
+                yp = torch.from_numpy(y_all[plan.partners])
+                xb, yb = apply_mix(xb, yb, xp, yp, plan)
+            # this rank's slice of the global batch
+            xb, yb = xb[rank::world], yb[rank::world]
+            if config.augment:
+                xb = augment(xb, config, gen)
+            xb, yb = to_model_input(xb).to(device, non_blocking=True), yb.to(device)
+            pred = ddp(xb)[0]
+            loss = loss_fn(pred, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            lv = float(loss.detach())
+            if not math.isfinite(lv):
+                raise TrainError(f"training diverged at epoch {epoch + 1}, step {step + 1} (loss {lv}); lower lr")
+            losses.append(lv)
+            emit({"event": "step", "epoch": epoch + 1, "step": step + 1, "steps": len(batches), "loss": lv,
+                  "lr": sched.get_last_lr()[0]})
+        if stopped:
+            break
+        # ---- validate, early stopping, checkpoint
+        vpred = _predict_sharded(model, data.val.x, device)
+        vm = _quick_metrics(vpred, data.val.y)
+        improved = vm["srcc"] > best["srcc"] + 1e-4
+        if improved:
+            best = {"srcc": vm["srcc"], "epoch": epoch, "state": _state_copy(model)}
+            bad_epochs = 0
+        else:
+            bad_epochs += 1
+        rec = {"epoch": epoch + 1, "epochs": config.epochs, "train_loss": float(np.mean(losses)) if losses else float("nan"),
+               "val_srcc": vm["srcc"], "val_plcc": vm["plcc"], "val_rmse": vm.get("rmse"), "best_epoch": best["epoch"] + 1,
+               "seconds": round(time.time() - t0, 1)}
+        history.append(rec)
+        if is_main:
+            _atomic_save({"config_key": key, "config": config.to_dict(), "data_hash": data.data_hash, "epoch": epoch,
+                          "model": _state_copy(model), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                          "best": best, "bad_epochs": bad_epochs, "history": history, "clusters": clusters,
+                          "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                                  "python": random.getstate()}}, ckpt_path)
+        emit({"event": "epoch", **rec})
+    else:
+        epoch = config.epochs - 1
+
+    if stopped:
+        emit({"event": "stopped", "epoch": epoch + 1, "checkpoint": str(ckpt_path) if ckpt_path.exists() else None})
+        return TrainResult(out_dir, None, {}, best["epoch"] + 1, best["srcc"], len(history), True, history,
+                           time.time() - t0)
+
+    # ---- final: best weights, test metrics, package
+    model.load_state_dict(best["state"])
+    tpred = _predict_sharded(model, data.test.x, device)
+    test = M.evaluate(tpred, data.test.y, n_boot=config.eval_boot if is_main else 0, seed=config.seed)
+    test = {**test, "split": "test", "val_srcc": best["srcc"], "best_epoch": best["epoch"] + 1,
+            "n_train": len(data.train), "n_val": len(data.val)}
+    model_path = out_dir / "model.fuiqa" if write_model else None
+    if is_main:
+        from engine.modelpack import atomic_write_bytes
+
+        if write_model:
+            from engine.export import package_model
+
+            model.cpu().eval()
+            package_model(
+                model, model_path, trained=True, name=config.name or f"fuiqa-{config.model}-{config.fusion}",
+                synthetic_training_data=data.synthetic, data_hash=data.data_hash, metrics=test,
+                train_config=config.to_dict(), generator=data.generator,
+            )
+            model.to(device)
+        atomic_write_bytes(out_dir / "metrics.json", json.dumps(
+            {"test": test, "history": history, "data": data.root, "data_hash": data.data_hash,
+             "synthetic": data.synthetic, "config": config.to_dict(), "seconds": round(time.time() - t0, 1)},
+            indent=2, default=float).encode())
+    emit({"event": "done", "model": str(model_path) if model_path else None, "metrics": test})
+    return TrainResult(out_dir, model_path, test, best["epoch"] + 1, best["srcc"], len(history), False, history,
+                       time.time() - t0)
+
+
+def train(data_root, out_dir, config: TrainConfig | None = None, progress=None, should_stop=None,
+          resume: str | bool = "auto") -> TrainResult:
+    """Labelled folder -> ``out_dir/model.fuiqa`` (+ checkpoint.pt, metrics.json); see the module docstring."""
+    import torch
+
+    config = config or TrainConfig()
+    torch.set_num_threads(max(1, int(config.num_threads)))
+    init_distributed_from_env()
+    data = prepare(data_root, config, progress if _rank_world()[0] == 0 else None)
+    return fit(data, out_dir, config, progress, should_stop, resume)
+
+
+# --------------------------------------------------------------------------------------------------
+# evaluation of a packaged model (what `fuiqa eval` runs)
+
+
+def evaluate_package(model_path, data_root, split: str = "test", n_boot: int = 1000, backend: str = "ort",
+                     batch: int = 64, split_seed: int | None = None, fractions=None) -> dict:
+    """Score a labelled split with a packaged model through engine.scorers (same preprocessing + ROI).
+
+    The split is recomputed with the seed/fractions stored in the model's train_config (so "test"
+    means the images this model never trained on), unless overridden; ``split="all"`` uses every image.
+    """
+    from engine import modelpack
+    from engine.scorers import make_scorer
+
+    from .data import load_labelled, read_image
+
+    pkg = modelpack.load(model_path)
+    tc = pkg.meta.get("train_config") or {}
+    seed = split_seed if split_seed is not None else int(tc.get("split_seed", 0))
+    fr = tuple(fractions or tc.get("fractions") or (0.7, 0.15, 0.15))
+    ds = load_labelled(data_root, seed=seed, fractions=fr)
+    items = ds.items if split == "all" else ds.split(split)
+    if len(items) < 2:
+        raise TrainError(f"{data_root}: split {split!r} has {len(items)} image(s); need at least 2")
+    scorer = make_scorer(backend, pkg)
+    preds = []
+    for i in range(0, len(items), batch):
+        chunk = items[i : i + batch]
+        imgs = [read_image(it.path) for it in chunk]
+        rois = [find_roi_box(im) for im in imgs]
+        preds.append(np.asarray(scorer.score(imgs, rois).scores, np.float32))
+    pred = np.concatenate(preds)
+    y = np.array([it.mos for it in items], np.float32)
+    m = M.evaluate(pred, y, n_boot=n_boot)
+    m.update({"split": split, "model": str(model_path), "data": str(data_root), "backend": scorer.backend,
+              "trained": pkg.trained, "synthetic_training_data": pkg.synthetic})
+    return m

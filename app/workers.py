@@ -150,6 +150,7 @@ class CaptureWorker(threading.Thread):
         self._halt = threading.Event()
         self.source = None
         self.captured = 0
+        self.seq = 0
         self.lost = False
         self.lost_count = 0
         self.recorder = recorder  # object with .write(LiveFrame) (called in this thread) or None
@@ -196,7 +197,6 @@ class CaptureWorker(threading.Thread):
         pace = self.pace if self.pace is not None else not self.live
         period = 1.0 / self.fps if (pace and self.fps) else 0.0
         next_t = clock()
-        seq = 0
         try:
             while not self._halt.is_set():
                 try:
@@ -227,8 +227,8 @@ class CaptureWorker(threading.Thread):
                             break
                     elif delay < -0.5:
                         next_t = clock()
-                seq += 1
-                lf = LiveFrame(f.index, f.time_s, f.image, clock(), seq)
+                self.seq += 1
+                lf = LiveFrame(f.index, f.time_s, f.image, clock(), self.seq)
                 self.captured += 1
                 self.fps_meter.tick(lf.t_grab)
                 self.score_slot.put(lf)
@@ -248,26 +248,34 @@ class CaptureWorker(threading.Thread):
         self.lost_count += 1
         self.signals.signal_lost.emit(why)
         src = self.source
+        fails = 0
         while not self._halt.wait(self.retry_s):
+            f = None
             try:
-                f = src.read() if src is not None else None
-            except compat.SignalLost:
+                if hasattr(src, "reopen"):
+                    src.reopen()  # engine.sources devices: release and open the same index again
+                f = src.read()
+            except compat.SourceError:
                 f = None
             except Exception:  # noqa: BLE001
                 f = None
             if f is None:
-                # reopen the device (a replugged capture card comes back under the same index)
-                try:
-                    new = self.opener()
-                except Exception:  # noqa: BLE001
-                    continue
-                if new is not src:
-                    self._close()
-                src = self.source = new
+                fails += 1
+                if not hasattr(src, "reopen") and fails % 3 == 0:
+                    # a source that cannot reopen itself: open the spec again
+                    try:
+                        new = self.opener()
+                    except Exception:  # noqa: BLE001
+                        continue
+                    if new is not src:
+                        self._close()
+                    src = self.source = new
                 continue
             self.lost = False
             self.signals.signal_regained.emit()
-            seq_frame = LiveFrame(f.index, f.time_s, f.image, clock(), 0)
+            self.seq += 1
+            self.captured += 1
+            seq_frame = LiveFrame(f.index, f.time_s, f.image, clock(), self.seq)
             self.display_slot.put(seq_frame)
             self.score_slot.put(seq_frame)
             self.poke()

@@ -65,24 +65,19 @@ class CineJob(QObject):
                 if f is None:
                     break
                 img = f.image
-                if roi is None:
-                    try:
-                        r = compat.find_roi(img)
-                        roi = tuple(int(v) for v in r.box)
-                        kind = r.kind
-                    except Exception:  # noqa: BLE001
-                        roi, kind = (0, 0, img.shape[1], img.shape[0]), "full"
-                    self.roi = roi
-                    self.roi_found.emit((*roi, kind))
                 cached_bytes += img.nbytes
                 self.frames.append(img if cached_bytes < CACHE_LIMIT_BYTES else None)
                 buf.append(img)
                 i += 1
                 if len(buf) == self.batch_size:
+                    if roi is None:
+                        roi = self._find_roi(buf)
                     self._score(start, buf, roi)
                     start, buf = i, []
                     self.progress.emit(i, max(n, i))
             if buf and not self._cancel.is_set():
+                if roi is None:
+                    roi = self._find_roi(buf)
                 self._score(start, buf, roi)
                 self.progress.emit(i, i)
             if self._cancel.is_set():
@@ -99,6 +94,20 @@ class CineJob(QObject):
                 src.close()
             except Exception:  # noqa: BLE001
                 pass
+
+    def _find_roi(self, frames):
+        """The imaging region from the pixelwise maximum of the first frames (a dim first frame or a
+        probe lifted for a moment does not hide the fan)."""
+        same = [f for f in frames if f.shape == frames[0].shape]
+        stack = np.max(np.stack(same), axis=0)
+        try:
+            r = compat.find_roi(stack)
+            roi, kind = tuple(int(v) for v in r.box), r.kind
+        except Exception:  # noqa: BLE001
+            roi, kind = (0, 0, stack.shape[1], stack.shape[0]), "full"
+        self.roi = roi
+        self.roi_found.emit((*roi, kind))
+        return roi
 
     def _score(self, start, frames, roi):
         res = self.scorer.score(frames, [roi] * len(frames))
@@ -119,6 +128,7 @@ class CineReview(QWidget):
         self.scores = np.zeros(0, np.float32)
         self.heatmaps = None
         self.roi = None
+        self.roi_kind = None
         self.n = 0
         self.current = 0
         self.synthetic = False
@@ -320,6 +330,7 @@ class CineReview(QWidget):
 
     def _on_roi(self, t):
         self.roi = tuple(t[:4])
+        self.roi_kind = t[4]
         x, y, w, h = self.roi
         self.roi_box.setPos((x, y))
         self.roi_box.setSize((w, h))

@@ -258,7 +258,7 @@ def cmd_score(args) -> int:
                     rows.append((name, f.index, round(float(f.time_s), 4), round(float(s), 3)))
                     if hdir:
                         img = heatmap_overlay(f.image, hm, roi, scorer.input_size, mask, float(s),
-                                              "UNTRAINED" if warning else None)
+                                              label="UNTRAINED" if warning else None)
                         import cv2
 
                         ok, buf = cv2.imencode(".png", img)
@@ -289,7 +289,7 @@ def cmd_score(args) -> int:
           f"{scorer.backend}); {what}: frame {rows[b][1]} at {rows[b][2]:.2f} s, score {rows[b][3]:.1f}; "
           f"mean {scores.mean():.1f}; wrote {out}" + (f" and {len(rows)} heatmaps in {hdir}" if hdir else ""))
     if warning:
-        _loud(warning + " — these numbers are not image quality")
+        _loud(warning)
     return 0
 
 

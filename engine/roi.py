@@ -1,0 +1,320 @@
+"""Find the imaging region (the fan or rectangle of B-mode data) in a scanner's screen output.
+
+A frame grabbed from a scanner's video output is the whole screen: patient and probe text, logos,
+grey-scale and colour bars, ECG traces, calipers, tool bars. :func:`find_roi` keeps the ultrasound
+image and leaves the rest out. Method (on a copy shrunk to ~400 px, so a 1080p frame costs a few ms):
+
+1. signal = max of the colour channels (colour Doppler counts as image), median-filtered (removes
+   speckle pin-holes and 1–2 px text strokes and lines);
+2. threshold low (> 10), morphological opening with a disc ~1.6 % of the long side: thin things
+   (text, tick marks, dotted calipers, ECG traces) vanish, solid textured regions stay;
+3. connected components, each rated by area, texture (B-mode speckle is rough; filled header bars
+   are flat) and shape (thin bars along an edge — grey-scale bars, tool bars, headers — are
+   rejected); the best one, plus large neighbours that line up with it (dual views, a fan split by
+   a dark band), are kept;
+4. holes filled and the convex hull taken (dark parts inside a fan belong to the fan); the hull is
+   drawn at full resolution as the mask; ``box`` is its bounding rectangle.
+
+``kind`` is ``"sector"`` when the region is narrow at the top and wide below, ``"linear"`` when it
+is rectangle-like, and ``"full"`` (the whole frame, low confidence) when nothing plausible is found
+(a black frame, noise, or an image already cropped to its ultrasound region).
+
+:func:`find_roi_stack` takes several frames of a loop: pixels that change over time (speckle) vote
+for the image and burned-in text, which never changes, is rejected. :func:`parse_roi` reads
+``"x,y,w,h"``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+__all__ = ["RoiResult", "find_roi", "find_roi_stack", "parse_roi", "roi_signal", "WORK_SIZE"]
+
+#: Long side of the working copy.
+WORK_SIZE = 400
+#: Gray level above which a (median-filtered) pixel counts as signal.
+THRESHOLD = 10
+
+
+@dataclass
+class RoiResult:
+    box: tuple[int, int, int, int]  # x, y, w, h in full-frame pixels
+    mask: np.ndarray  # bool H×W, True inside the imaging region (fan or rectangle)
+    kind: str  # "sector" | "linear" | "full" (fallback: whole frame)
+    confidence: float  # 0..1
+    polygon: np.ndarray | None = field(default=None, repr=False)  # hull (N,2) in full-frame pixels
+    reason: str = ""  # short note on what was found / why it fell back
+
+    def as_dict(self) -> dict:
+        x, y, w, h = self.box
+        return {"x": int(x), "y": int(y), "w": int(w), "h": int(h)}
+
+
+def parse_roi(text: str) -> tuple[int, int, int, int]:
+    """``"x,y,w,h"`` (integers, w and h > 0, x and y ≥ 0) -> tuple. ValueError with a clear message."""
+    if not isinstance(text, str):
+        raise ValueError(f"ROI must be text 'x,y,w,h', got {type(text).__name__}")
+    parts = [p.strip() for p in text.replace(";", ",").split(",")]
+    if len(parts) != 4 or any(p == "" for p in parts):
+        raise ValueError(f"bad ROI {text!r}: expected four integers 'x,y,w,h' (e.g. 120,60,680,460)")
+    vals = []
+    for name, p in zip("xywh", parts):
+        try:
+            f = float(p)
+        except ValueError:
+            raise ValueError(f"bad ROI {text!r}: {name}={p!r} is not a number") from None
+        if not np.isfinite(f) or f != int(f):
+            raise ValueError(f"bad ROI {text!r}: {name}={p!r} is not a whole number")
+        vals.append(int(f))
+    x, y, w, h = vals
+    if x < 0 or y < 0:
+        raise ValueError(f"bad ROI {text!r}: x and y must be ≥ 0")
+    if w <= 0 or h <= 0:
+        raise ValueError(f"bad ROI {text!r}: width and height must be > 0")
+    return x, y, w, h
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def _to_uint8(frame: np.ndarray) -> np.ndarray:
+    a = np.asarray(frame)
+    if a.ndim == 3 and a.shape[2] == 4:
+        a = a[:, :, :3]
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] != 3) or a.shape[0] < 2 or a.shape[1] < 2:
+        raise ValueError(f"find_roi: expected a gray H×W or colour H×W×3 frame, got shape {a.shape}")
+    if a.dtype == np.uint8:
+        return a
+    if a.dtype == np.uint16:
+        return (a >> 8).astype(np.uint8)
+    if np.issubdtype(a.dtype, np.floating):
+        return np.clip(np.nan_to_num(a) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return np.clip(a, 0, 255).astype(np.uint8)
+
+
+def roi_signal(frame: np.ndarray, work: int = WORK_SIZE) -> tuple[np.ndarray, np.ndarray, float]:
+    """Working copies: max over colour channels, shrunk so the long side is ``work`` px, once by area
+    averaging (for brightness) and once by nearest sampling (keeps speckle's pixel-to-pixel
+    roughness, which area averaging smooths away). Returns (area, nearest, scale = work px per
+    frame px), both uint8 H'×W'."""
+    a = _to_uint8(frame)
+    H, W = a.shape[:2]
+    s = min(1.0, work / max(H, W))
+    if a.ndim == 3:
+        a = cv2.max(cv2.max(a[:, :, 0], a[:, :, 1]), a[:, :, 2])
+    if s < 1.0:
+        size = (max(2, int(round(W * s))), max(2, int(round(H * s))))
+        area = cv2.resize(a, size, interpolation=cv2.INTER_AREA)
+        near = cv2.resize(a, size, interpolation=cv2.INTER_NEAREST)
+    else:
+        area = near = np.ascontiguousarray(a)
+    return area, near, s
+
+
+def _local_std(x: np.ndarray, k: int = 5) -> np.ndarray:
+    f = x.astype(np.float32)
+    m = cv2.blur(f, (k, k))
+    return np.sqrt(np.maximum(cv2.blur(f * f, (k, k)) - m * m, 0.0))
+
+
+def _signal_mask(area: np.ndarray) -> np.ndarray:
+    """Pixels bright enough to be image (median-filtered, so speckle pin-holes and 1–2 px strokes go)."""
+    return (cv2.medianBlur(area, 5) > THRESHOLD).astype(np.uint8)
+
+
+def _faint_mask(area: np.ndarray, near: np.ndarray, scale: float) -> np.ndarray | None:
+    """Faint speckle: rough pixels away from anything bright. It marks the dark parts of a fan,
+    whereas screen background is flat and JPEG ringing hugs bright text and edges (within one 8×8
+    block, which the halo covers). None where the whole frame is rough (analogue noise: roughness
+    says nothing there)."""
+    faint = _local_std(near) > 0.45
+    r = 2 * max(2, int(round(8 * scale))) + 1
+    halo = cv2.dilate((area > 40).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (r, r)))
+    faint &= halo == 0
+    faint = cv2.medianBlur(faint.astype(np.uint8), 5)
+    if faint.mean() > 0.6:
+        return None
+    return faint
+
+
+def _full(shape, reason: str, confidence: float = 0.05) -> RoiResult:
+    H, W = shape[:2]
+    return RoiResult((0, 0, W, H), np.ones((H, W), bool), "full", float(confidence),
+                     np.array([[0, 0], [W - 1, 0], [W - 1, H - 1], [0, H - 1]]), reason)
+
+
+def _classify(hull_mask: np.ndarray) -> tuple[str, float]:
+    """'sector' or 'linear' from the hull's row widths; also returns the hull's fill of its box."""
+    ys, xs = np.nonzero(hull_mask)
+    y0, y1 = ys.min(), ys.max()
+    x0, x1 = xs.min(), xs.max()
+    h = y1 - y0 + 1
+    widths = hull_mask[y0:y1 + 1].sum(1).astype(np.float32)
+    top = float(np.median(widths[: max(1, h // 10)]))
+    wmax = float(widths.max())
+    fill = float(hull_mask.sum()) / float(h * (x1 - x0 + 1))
+    if top < 0.6 * wmax and fill < 0.85:
+        return "sector", fill
+    return "linear", fill
+
+
+def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
+          faint: np.ndarray | None = None, scale: float = 1.0) -> tuple[np.ndarray | None, dict]:
+    """Find the region on the working copy from its signal mask ``binm``; ``faint`` (optional)
+    marks faint speckle the region may extend into. Returns (hull polygon in work px or None, info)."""
+    h, w = area.shape
+    long_side = max(h, w)
+    info: dict = {}
+    if binm.mean() < 0.01:
+        info["reason"] = "no signal (blank frame)"
+        return None, info
+    k1 = max(3, int(round(0.016 * long_side)) | 1)
+    k2 = max(5, int(round(0.035 * long_side)) | 1)
+    small = cv2.morphologyEx(binm, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k1, k1)))
+    # a bigger opening cuts the thin bridges by which text or tick marks touch the image
+    big = cv2.morphologyEx(small, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k2, k2)))
+    n, lab, stats, cent = cv2.connectedComponentsWithStats(big, connectivity=8)
+    if n <= 1:
+        info["reason"] = "nothing but thin marks (text, lines)"
+        return None, info
+    # texture: share of rough pixels (speckle is rough; filled header bars and logos are flat)
+    f = near.astype(np.float32)
+    rough = (np.abs(f - cv2.blur(f, (3, 3))) > 1.0)
+    frame_area = float(h * w)
+    cands = []
+    for i in range(1, n):
+        x, y, bw, bh, area = (int(v) for v in stats[i])
+        if area < 0.01 * frame_area:
+            continue
+        aspect = max(bw, bh) / max(1, min(bw, bh))
+        touches_lr = x <= 1 or x + bw >= w - 1
+        touches_tb = y <= 1 or y + bh >= h - 1
+        m = lab[y:y + bh, x:x + bw] == i
+        tex = float(rough[y:y + bh, x:x + bw][m].mean())
+        fill = area / float(bw * bh)
+        rec = dict(i=i, box=(x, y, bw, bh), area=area, tex=round(tex, 3), fill=round(fill, 3))
+        # header/footer/tool bars and grey-scale bars: thin along an edge or very elongated
+        if aspect > 6 and min(bw, bh) < 0.2 * min(h, w):
+            rec["rejected"] = "bar"
+        elif (touches_tb and bh < 0.12 * h and bw > 0.5 * w) or (touches_lr and bw < 0.12 * w and bh > 0.5 * h):
+            rec["rejected"] = "edge bar"
+        rec["score"] = area * min(1.0, tex / 0.5) ** 2 * (0.5 + 0.5 * min(1.0, fill / 0.5))
+        info.setdefault("all", []).append(rec)
+        if "rejected" not in rec:
+            cands.append(rec)
+    if not cands:
+        info["reason"] = "only bars/text-like regions"
+        return None, info
+    cands.sort(key=lambda c: -c["score"])
+    best = cands[0]
+    if best["tex"] < 0.15:
+        info["reason"] = f"largest region is flat (texture {best['tex']:.2f}), not an ultrasound image"
+        return None, info
+    keep = [best]
+    ux0, uy0, bw_, bh_ = best["box"]
+    ux1, uy1 = ux0 + bw_, uy0 + bh_
+    gap_max = 0.1 * long_side
+    for c in cands[1:]:
+        x, y, cw, ch = c["box"]
+        if c["score"] < 0.05 * best["score"] or c["tex"] < 0.6 * best["tex"]:
+            continue
+        # side by side (dual view) or stacked (a fan split by a dark band): spans that overlap the
+        # region kept so far, and close to it
+        ov_y = min(uy1, y + ch) - max(uy0, y)
+        ov_x = min(ux1, x + cw) - max(ux0, x)
+        gap = max(max(ux0 - (x + cw), x - ux1, 0), max(uy0 - (y + ch), y - uy1, 0))
+        if (ov_y > 0.5 * min(ch, uy1 - uy0) or ov_x > 0.5 * min(cw, ux1 - ux0)) and gap <= gap_max:
+            keep.append(c)
+            ux0, uy0, ux1, uy1 = min(ux0, x), min(uy0, y), max(ux1, x + cw), max(uy1, y + ch)
+    sel = np.isin(lab, [c["i"] for c in keep]).astype(np.uint8)
+    # give back what the big opening shaved off (fan apex, corners) but no more than its radius
+    kg = ((k1 + k2) // 2) | 1
+    grow = cv2.dilate(sel, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kg, kg)))
+    sel = cv2.bitwise_and(grow, small) | sel
+    if faint is not None:
+        # extend into faint speckle next to the region (the dark flanks of a fan)
+        fo = cv2.morphologyEx(faint, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k1, k1)))
+        nf, flab, fstats, _ = cv2.connectedComponentsWithStats(fo, connectivity=8)
+        if nf > 1:
+            r = 2 * max(2, int(round(8 * scale))) + 1 + kg
+            near_sel = cv2.dilate(sel, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (r, r)))
+            hit = np.unique(flab[(near_sel > 0) & (flab > 0)])
+            hit = [j for j in hit if fstats[j, cv2.CC_STAT_AREA] >= 0.003 * h * w]
+            if hit:
+                sel = sel | np.isin(flab, hit).astype(np.uint8)
+                info["faint"] = len(hit)
+    pts = cv2.findNonZero(sel)
+    hull = cv2.convexHull(pts).reshape(-1, 2)
+    info.update(best=best, kept=len(keep), n_cands=len(cands), kernels=(k1, k2))
+    return hull, info
+
+
+def _finish(frame_shape, hull_w: np.ndarray | None, info: dict, scale: float) -> RoiResult:
+    H, W = frame_shape[:2]
+    if hull_w is None:
+        return _full(frame_shape, info.get("reason", "nothing found"), 0.05)
+    # hull in full-frame pixels: pixel centres of the working copy -> frame
+    inv = 1.0 / scale
+    poly = np.round((hull_w.astype(np.float64) + 0.5) * inv - 0.5).astype(np.int32)
+    poly[:, 0] = np.clip(poly[:, 0], 0, W - 1)
+    poly[:, 1] = np.clip(poly[:, 1], 0, H - 1)
+    mask8 = np.zeros((H, W), np.uint8)
+    cv2.fillPoly(mask8, [poly], 1)
+    x, y, w, h = cv2.boundingRect(poly)
+    area_frac = float(mask8.mean())
+    if area_frac > 0.9:
+        return _full(frame_shape, "signal fills the frame (already cropped, or noise)", 0.2)
+    kind, fill = _classify(mask8[:: max(1, int(inv)), :: max(1, int(inv))] > 0)
+    best = info["best"]
+    # confidence: texture, a plausible size, and solidity of what was kept
+    c_tex = min(1.0, best["tex"] / 0.5)
+    c_size = 1.0 if 0.08 <= area_frac <= 0.8 else 0.5
+    c_solid = min(1.0, best["area"] / max(1.0, float(cv2.contourArea(hull_w.astype(np.float32)))) / 0.4)
+    conf = float(np.clip(0.3 + 0.7 * c_tex * c_size * c_solid, 0.0, 0.99))
+    return RoiResult((int(x), int(y), int(w), int(h)), mask8.astype(bool), kind, conf, poly,
+                     f"{kind}: {info['kept']} region(s) of {info['n_cands']} candidates")
+
+
+def find_roi(frame: np.ndarray) -> RoiResult:
+    """The imaging region of one frame (gray or BGR, uint8/uint16/float). See the module notes."""
+    area, near, s = roi_signal(frame)
+    hull, info = _core(area, near, _signal_mask(area), _faint_mask(area, near, s), s)
+    return _finish(np.shape(frame), hull, info, s)
+
+
+def find_roi_stack(frames, min_change: int = 2) -> RoiResult:
+    """The imaging region from several frames of one loop (same size). Pixels whose value changes
+    between frames (speckle, moving anatomy, even faint speckle in the dark flanks of a fan) mark
+    the image; burned-in text and bars never change and are left out. Falls back to the one-frame
+    method on the temporal maximum when (almost) nothing moves: a frozen image, identical frames."""
+    frames = list(frames)
+    if not frames:
+        raise ValueError("find_roi_stack: no frames")
+    shape = np.shape(frames[0])
+    if any(np.shape(f)[:2] != shape[:2] for f in frames):
+        raise ValueError("find_roi_stack: frames differ in size")
+    areas, nears = [], []
+    s = 1.0
+    for f in frames:
+        a, n_, s = roi_signal(f)
+        areas.append(a)
+        nears.append(n_)
+    amax = np.max(areas, axis=0)
+    nst = np.stack(nears)
+    nmax = nst.max(0)
+    single = _signal_mask(amax)
+    if len(frames) >= 2:
+        change = (nmax.astype(np.int16) - nst.min(0).astype(np.int16)) > min_change
+        moving = cv2.medianBlur(change.astype(np.uint8), 5)
+        if moving.mean() >= 0.02:
+            # close the motion map so still, dark parts inside the fan stay in
+            k = max(3, int(round(0.03 * max(amax.shape))) | 1)
+            moving = cv2.morphologyEx(moving, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+            hull, info = _core(amax, nmax, moving)
+            if hull is not None:
+                return _finish(shape, hull, info, s)
+    return _finish(shape, *_core(amax, nmax, single, _faint_mask(amax, nmax, s), s), s)

@@ -1,0 +1,109 @@
+"""Hand-marked ROI checks on real scanner screen captures (the ultrasound DICOMs that ship with
+pydicom and pydicom-data). Boxes are (x, y, w, h) in the image's own pixels, marked by looking at
+each frame (see docs/roi_cases.png): ``inside`` boxes lie clearly in the B-mode data and must fall
+inside the found ROI; ``outside`` boxes cover burned-in text, logos, bars, tool bars, ECG traces and
+must fall outside it.
+
+Not every part of a fan is asserted: where a flank of the fan is black (no echo at all), either
+answer is fine, so no box is marked there.
+"""
+from __future__ import annotations
+
+# name -> dict(source=("examples"|"data", file), inside=[boxes], outside=[boxes], kind=expected kind or None)
+CASES: dict[str, dict] = {
+    # Philips, obstetric preset, probe not in contact: only a bright arc under the probe (800x350 crop)
+    "palette_color": dict(
+        source=("examples", "palette_color"),
+        inside=[(430, 95, 60, 40), (370, 90, 25, 15)],
+        outside=[(5, 5, 70, 20), (665, 5, 120, 20), (330, 35, 180, 17), (3, 65, 75, 20),
+                 (125, 85, 180, 18), (778, 88, 14, 100)],
+        kind=None,
+    ),
+    # the same screen, whole (800x600)
+    "OBXXXX1A": dict(
+        source=("data", "OBXXXX1A.dcm"),
+        inside=[(430, 95, 60, 40), (370, 90, 25, 15)],
+        outside=[(5, 5, 70, 20), (665, 5, 120, 20), (330, 35, 180, 17), (3, 65, 75, 20),
+                 (10, 180, 60, 75), (778, 88, 14, 100), (140, 470, 55, 50)],
+        kind=None,
+    ),
+    # GE LOGIQ, linear probe, power Doppler, dual view (320x240)
+    "rgb_color": dict(
+        source=("examples", "rgb_color"),
+        inside=[(60, 70, 60, 30), (200, 120, 60, 30)],
+        outside=[(8, 10, 95, 10), (250, 10, 65, 10), (122, 180, 80, 10), (200, 225, 115, 11),
+                 (38, 218, 90, 8)],
+        kind="linear",
+    ),
+    # the same screen at 640x480, JPEG 2000 lossless
+    "jpeg2k": dict(
+        source=("examples", "jpeg2k"),
+        inside=[(100, 150, 150, 80), (380, 150, 150, 80), (250, 300, 100, 25)],
+        outside=[(18, 25, 150, 15), (280, 40, 80, 15), (500, 25, 120, 65), (245, 360, 115, 18),
+                 (400, 455, 220, 18), (78, 440, 175, 15)],
+        kind="linear",
+    ),
+    "US1_UNCR": dict(
+        source=("data", "US1_UNCR.dcm"),
+        inside=[(100, 150, 150, 80), (380, 150, 150, 80), (250, 300, 100, 25)],
+        outside=[(18, 25, 150, 15), (280, 40, 80, 15), (500, 25, 120, 65), (245, 360, 115, 18),
+                 (400, 455, 220, 18), (78, 440, 175, 15)],
+        kind="linear",
+    ),
+    # SonoSite, cardiac sector, 30-frame cine, JPEG baseline YBR_FULL_422 (320x240)
+    "ybr_color": dict(
+        source=("examples", "ybr_color"),
+        inside=[(145, 90, 50, 40), (90, 165, 50, 20)],
+        outside=[(2, 2, 40, 30), (296, 15, 22, 20), (296, 65, 22, 35), (40, 228, 260, 12)],
+        kind="sector",
+    ),
+    # SonoSite, the same kind of screen at 640x480, 120 frames
+    "color3d_jpeg_baseline": dict(
+        source=("data", "color3d_jpeg_baseline.dcm"),
+        inside=[(300, 150, 80, 80), (200, 330, 80, 40), (480, 250, 60, 40), (140, 280, 60, 30)],
+        outside=[(5, 5, 70, 55), (600, 25, 35, 40), (605, 125, 30, 60), (80, 455, 480, 25),
+                 (570, 395, 25, 20)],
+        kind="sector",
+    ),
+    # ALOKA, dual view (pelvis), 16-bit palette (640x480); the grey bar at top left lies on the image
+    "gdcm-US-ALOKA-16": dict(
+        source=("data", "gdcm-US-ALOKA-16.dcm"),
+        inside=[(100, 300, 150, 80), (400, 300, 150, 80), (150, 180, 60, 30), (420, 60, 120, 40)],
+        outside=[(80, 0, 190, 12), (560, 0, 75, 12), (40, 430, 240, 15), (20, 455, 80, 15),
+                 (545, 455, 85, 15)],
+        kind="linear",
+    ),
+    # Philips EPIQ, adult echo sector with text, calipers, grey bar and ECG trace (1024x768)
+    "JPGLosslessP14SV1": dict(
+        source=("data", "JPGLosslessP14SV1_1s_1f_8b.dcm"),
+        inside=[(450, 300, 150, 150), (300, 420, 100, 60), (600, 500, 80, 60)],
+        outside=[(10, 25, 135, 25), (825, 25, 160, 25), (85, 60, 250, 50), (963, 120, 25, 210),
+                 (60, 700, 320, 45), (925, 725, 75, 25), (570, 83, 28, 28), (5, 415, 95, 85),
+                 (800, 265, 60, 40)],
+        kind="sector",
+    ),
+}
+
+
+def case_path(case: dict) -> str:
+    kind, name = case["source"]
+    if kind == "examples":
+        from pydicom import examples
+
+        return str(examples.get_path(name))
+    from pydicom.data import get_testdata_file
+
+    return get_testdata_file(name)
+
+
+def first_frame(case: dict):
+    from engine.sources import open_source
+
+    with open_source(case_path(case)) as s:
+        return s.read().image
+
+
+def coverage(mask, box) -> float:
+    """Share of ``box`` (x, y, w, h) that ``mask`` covers."""
+    x, y, w, h = box
+    return float(mask[y:y + h, x:x + w].mean())

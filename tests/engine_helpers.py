@@ -26,10 +26,26 @@ def make_varied_model(seed: int = 0):
     return m.eval()
 
 
+_CACHE: dict = {}
+
+
 def package_varied(path, trained: bool = False, seed: int = 0):
+    """A model package of :func:`make_varied_model` at ``path`` (built and export-checked once per
+    process and seed; later calls re-save the same graph and weights with ``trained`` set)."""
+    import tempfile
+    from pathlib import Path
+
+    from engine import modelpack
     from engine.export import package_model
 
-    return package_model(make_varied_model(seed), path, name="test-varied", trained=trained)
+    if seed not in _CACHE:
+        with tempfile.TemporaryDirectory() as d:
+            pkg = package_model(make_varied_model(seed), Path(d) / "m.fuiqa", name="test-varied")
+        _CACHE[seed] = (dict(pkg.meta), pkg.onnx, pkg.weights)
+    meta, onnx_bytes, weights = _CACHE[seed]
+    meta = {k: v for k, v in meta.items() if k not in ("sha256",)}
+    meta["trained"] = bool(trained)
+    return modelpack.save(path, meta, onnx_bytes, weights)
 
 
 def real_frames() -> list[np.ndarray]:

@@ -5,23 +5,24 @@ grey-scale and colour bars, ECG traces, calipers, tool bars. :func:`find_roi` ke
 image and leaves the rest out. Method (on a copy shrunk to ~400 px, so a 1080p frame costs a few ms):
 
 1. signal = max of the colour channels (colour Doppler counts as image), median-filtered (removes
-   speckle pin-holes and 1–2 px text strokes and lines);
-2. threshold low (> 10), morphological opening with a disc ~1.6 % of the long side: thin things
-   (text, tick marks, dotted calipers, ECG traces) vanish, solid textured regions stay;
+   speckle pin-holes and 1–2 px text strokes), thresholded low (> 10);
+2. two morphological openings (discs ~1.6 % and ~3.5 % of the long side): thin things (text, tick
+   marks, dotted calipers, ECG traces) vanish and thin bridges from text to the image break;
 3. connected components, each rated by area, texture (B-mode speckle is rough; filled header bars
    are flat) and shape (thin bars along an edge — grey-scale bars, tool bars, headers — are
-   rejected); the best one, plus large neighbours that line up with it (dual views, a fan split by
-   a dark band), are kept;
-4. holes filled and the convex hull taken (dark parts inside a fan belong to the fan); the hull is
-   drawn at full resolution as the mask; ``box`` is its bounding rectangle.
+   rejected); the best one plus large textured neighbours that line up with it (dual views, a fan
+   split by a dark band) are kept, and given back what the big opening shaved off (fan apex);
+4. extended into *faint speckle* next to it — pixels below the threshold that are rough, away from
+   anything bright — which marks the dark flanks of a fan (screen background is flat);
+5. the convex hull, drawn at full resolution, is the mask; ``box`` is its bounding rectangle.
 
 ``kind`` is ``"sector"`` when the region is narrow at the top and wide below, ``"linear"`` when it
 is rectangle-like, and ``"full"`` (the whole frame, low confidence) when nothing plausible is found
-(a black frame, noise, or an image already cropped to its ultrasound region).
+(a black or flat frame, noise, or an image already cropped to its ultrasound region).
 
-:func:`find_roi_stack` takes several frames of a loop: pixels that change over time (speckle) vote
-for the image and burned-in text, which never changes, is rejected. :func:`parse_roi` reads
-``"x,y,w,h"``.
+:func:`find_roi_stack` takes several frames of one loop: pixels that change over time (speckle,
+even faint) mark the image, and burned-in text or frozen thumbnails, which never change, are left
+out. :func:`parse_roi` reads ``"x,y,w,h"``. Notes and failure cases: docs/roi.md.
 """
 from __future__ import annotations
 
@@ -247,8 +248,11 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
             if hit:
                 sel = sel | np.isin(flab, hit).astype(np.uint8)
                 info["faint"] = len(hit)
-    pts = cv2.findNonZero(sel)
-    hull = cv2.convexHull(pts).reshape(-1, 2)
+    contours, _ = cv2.findContours(sel, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    hull = cv2.convexHull(np.vstack(contours)).reshape(-1, 2)
+    work_mask = np.zeros_like(sel)
+    cv2.fillPoly(work_mask, [hull.astype(np.int32)], 1)
+    info["work_mask"] = work_mask
     info.update(best=best, kept=len(keep), n_cands=len(cands), kernels=(k1, k2))
     return hull, info
 
@@ -268,7 +272,7 @@ def _finish(frame_shape, hull_w: np.ndarray | None, info: dict, scale: float) ->
     area_frac = float(mask8.mean())
     if area_frac > 0.9:
         return _full(frame_shape, "signal fills the frame (already cropped, or noise)", 0.2)
-    kind, fill = _classify(mask8[:: max(1, int(inv)), :: max(1, int(inv))] > 0)
+    kind, fill = _classify(info["work_mask"] > 0)
     best = info["best"]
     # confidence: texture, a plausible size, and solidity of what was kept
     c_tex = min(1.0, best["tex"] / 0.5)

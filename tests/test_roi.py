@@ -93,6 +93,24 @@ def test_synthetic_screen_text_and_bars_left_out():
         assert coverage(r.mask, b) == 0.0, b
 
 
+def test_faint_speckle_in_dark_flanks_counts_as_fan():
+    """A fan whose outer parts are nearly black (sparse speckle of 1-3 grey levels, as a dim cardiac
+    fan or the synthetic generator gives) on a flat black screen: the whole fan is found."""
+    img, fan = _synthetic_screen(3)
+    rng = np.random.default_rng(5)
+    H, W = img.shape
+    yy, xx = np.mgrid[:H, :W]
+    ang = np.degrees(np.arctan2(yy - 60, xx - 400))  # 50..130 inside the fan
+    dark = fan & ((ang < 72) | (ang > 108) | (yy > 420))
+    sparse = (rng.random((H, W)) < 0.15) * rng.integers(1, 4, (H, W))
+    img[dark] = sparse[dark].astype(np.uint8)
+    r = find_roi(img)
+    iou = (r.mask & fan).sum() / (r.mask | fan).sum()
+    assert iou > 0.9 and r.kind == "sector"
+    bright_only = fan & ~dark
+    assert (r.mask & fan).sum() > 1.5 * bright_only.sum()
+
+
 def test_stack_leaves_out_static_content_beside_the_fan():
     frames = [_synthetic_screen(seed, static_patch=True)[0] for seed in range(5)]
     fan = _synthetic_screen(0)[1]

@@ -223,6 +223,7 @@ class LiveView(QWidget):
                         auto_every_s=self.settings.get("roi/auto_every_s"),
                         enabled=self.settings.get("roi/mode") != "full")
         sc = ScoringWorker(self.scorer_provider(), cap, signals, pol)
+        sc.heat_lut = self._lut
         self.pipeline = Pipeline(cap, sc, signals, spec)
         signals.frame_ready.connect(self._on_frame_ready)
         signals.started.connect(self._on_started)
@@ -364,7 +365,10 @@ class LiveView(QWidget):
             return
         self._heat_seq = res.seq
         x, y, w, h = res.roi
-        self.heat_item.setImage(res.heat_patch, autoLevels=False, levels=(0, 100))
+        if res.heat_rgb is not None:  # colourised off the GUI thread
+            self.heat_item.setImage(res.heat_rgb, autoLevels=False, levels=None, lut=None)
+        else:
+            self.heat_item.setImage(res.heat_patch, autoLevels=False, levels=(0, 100), lut=self._lut)
         self.heat_item.setRect(QRectF(x, y, w, h))
 
     def _place_overlay(self):
@@ -441,7 +445,10 @@ class LiveView(QWidget):
             cmap = pg.colormap.get(name)
         except Exception:  # noqa: BLE001
             cmap = pg.colormap.get("viridis")
-        self.heat_item.setLookupTable(cmap.getLookupTable(0.0, 1.0, 256))
+        self._lut = np.ascontiguousarray(cmap.getLookupTable(0.0, 1.0, 256, alpha=False)[:, :3]).astype(np.uint8)
+        if self.pipeline is not None:
+            self.pipeline.scoring.heat_lut = self._lut
+        self._heat_seq = -1
         self.settings.set("overlay/colormap", name)
 
     def _export_images(self, res, prefix: str) -> list[Path]:

@@ -54,12 +54,15 @@ class MainWindow(QMainWindow):
         from engine.scorers import make_scorer
 
         path = self.active_model_path()
+        # live scoring shares 2 cores with capture and drawing: one ORT thread that sleeps when idle
+        # (a spinning pool would take the GUI thread's core; the model needs well under 1 ms a frame)
+        kw = {"threads": 1, "spinning": False} if self.backend in ("auto", "ort", "onnxruntime") else {}
         try:
-            self.scorer = make_scorer(self.backend, path)
+            self.scorer = make_scorer(self.backend, path, **kw)
             self.scorer_error = None
         except (ModelError, ValueError, ImportError, RuntimeError) as e:
             self.scorer_error = f"{e} — using the shipped default model with ONNX Runtime"
-            self.scorer = make_scorer("auto", None)
+            self.scorer = make_scorer("auto", None, threads=1, spinning=False)
 
     def reload_model(self) -> None:
         self.model_override = None

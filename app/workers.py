@@ -55,6 +55,7 @@ class LiveResult:
     heat_patch: np.ndarray | None  # float32 roi_h x roi_w, 0-100
     frame: LiveFrame | None = None
     infer_ms: float = 0.0
+    heat_rgb: np.ndarray | None = None  # small uint8 RGB colourised heatmap for display (drawn over roi)
 
 
 class LatestSlot:
@@ -339,6 +340,8 @@ class ScoringWorker(threading.Thread):
         self.errors = 0
         self._lock = threading.Lock()
         self.sink: Callable[[LiveResult], None] | None = None  # e.g. the recorder's CSV (this thread)
+        self.heat_lut: np.ndarray | None = None  # (256, 3) uint8: colourise here, not on the GUI thread
+        self.heat_max_side = 192
 
     def stop(self, join: bool = True, timeout: float = 3.0) -> None:
         self._halt.set()
@@ -371,6 +374,18 @@ class ScoringWorker(threading.Thread):
                 self.signals.roi_changed.emit((*box, kind))
         return self._auto_roi, self._auto_kind
 
+    def _colourise(self, patch: np.ndarray) -> np.ndarray | None:
+        lut = self.heat_lut
+        if lut is None or patch is None:
+            return None
+        import cv2
+
+        h, w = patch.shape[:2]
+        k = self.heat_max_side / max(h, w)
+        small = cv2.resize(patch, (max(1, int(w * k)), max(1, int(h * k))), interpolation=cv2.INTER_AREA) if k < 1 else patch
+        idx = np.clip(small * 2.55, 0, 255).astype(np.uint8)
+        return lut[idx]
+
     def run(self) -> None:
         from engine.preprocess import heatmap_to_frame
 
@@ -389,7 +404,7 @@ class ScoringWorker(threading.Thread):
                 score = float(res.scores[0])
                 patch, roi_c = heatmap_to_frame(res.heatmaps[0], roi, lf.image.shape, scorer.input_size)
                 out = LiveResult(lf.seq, lf.index, lf.t_grab, clock(), score, tuple(roi_c), kind, patch, lf,
-                                 (t1 - t0) * 1000)
+                                 (t1 - t0) * 1000, self._colourise(patch))
             except Exception as e:  # noqa: BLE001
                 self.errors += 1
                 if self.errors <= 3 or self.errors % 100 == 0:

@@ -186,10 +186,14 @@ def _concat(parts: list[ScoreResult]) -> ScoreResult:
 
 
 def default_ort_threads() -> int:
-    """intra-op threads for ONNX Runtime: ``FUIQA_ORT_THREADS`` or min(2, CPUs).
+    """intra-op threads for ONNX Runtime: ``FUIQA_ORT_THREADS``, else 1 on a machine with ≤ 2 CPUs,
+    else 2.
 
-    Measured on a 2-core machine (bench/bench_engine.py, docs/engine.md): 2 threads beat 1 at
-    batch 1 (≈0.35 vs ≈0.5 ms) and at batch 16; more threads do not pay for a 0.03-GFLOP model.
+    Measured with ``fuiqa bench --threads 1,2`` on a 2-core machine (docs/engine.md): on an idle
+    machine 2 threads are only ~7 % faster end to end at batch 1 (model ≈0.35 vs ≈0.5 ms, both far
+    above 200 frames/s), but as soon as other work competes for the cores (the GUI draws, the
+    capture thread decodes) 2 threads lose badly (p95 latency up 1.5–3×) while 1 thread holds up.
+    More than 2 threads do not pay for a 0.03-GFLOP model.
     """
     env = os.environ.get("FUIQA_ORT_THREADS")
     if env:
@@ -197,7 +201,7 @@ def default_ort_threads() -> int:
             return max(1, int(env))
         except ValueError:
             pass
-    return max(1, min(2, os.cpu_count() or 1))
+    return 1 if (os.cpu_count() or 1) <= 2 else 2
 
 
 class OrtScorer(Scorer):

@@ -304,6 +304,8 @@ def make_scorer(backend: str = "auto", model=None, **kw) -> Scorer:
         return s
     except BackendUnavailable as e:
         why = str(e)
+    except Exception as e:  # noqa: BLE001 - any GPU-side failure must still leave a working scorer
+        why = f"TensorRT failed ({type(e).__name__}: {e})"
     s = OrtScorer(pkg, **{k: v for k, v in kw.items() if k in ("threads", "spinning")})
     s.reason = f"{why}; using {s.reason}"
     return s

@@ -117,7 +117,7 @@ class FakeCuda:
 # ----------------------------------------------------------------------------- fake tensorrt
 
 
-def make_fake_trt(version="10.8.0", cuda=None, io_order=None, rename=None, fail_build=False):
+def make_fake_trt(version="10.8.0", cuda=None, io_order=None, rename=None, fail_build=False, build_raises=None):
     trt = types.ModuleType("tensorrt")
     trt.__version__ = version
     trt.builds = []  # one record per build_serialized_network call
@@ -249,6 +249,8 @@ def make_fake_trt(version="10.8.0", cuda=None, io_order=None, rename=None, fail_
                 "io_types": [v.type.tensor_type.elem_type for v in [*m.graph.input, *m.graph.output]],
                 "timing_cache_in": config.tc.data if config.tc else None,
             })
+            if build_raises is not None:
+                raise build_raises
             if fail_build:
                 return None
             return MAGIC + network.graph
@@ -550,6 +552,14 @@ def test_auto_falls_back_when_the_build_fails(monkeypatch, tmp_path, pkg):
     install(monkeypatch, make_fake_trt(cuda=cuda, fail_build=True), cuda)
     s = make_scorer("auto", pkg, cache_dir=tmp_path)
     assert s.backend == "onnxruntime" and "could not build the engine" in s.reason
+    assert cuda.ctx_depth == 0
+
+
+def test_auto_survives_an_unexpected_gpu_error(monkeypatch, tmp_path, pkg):
+    cuda = FakeCuda()
+    install(monkeypatch, make_fake_trt(cuda=cuda, build_raises=MemoryError("out of device memory")), cuda)
+    s = make_scorer("auto", pkg, cache_dir=tmp_path)
+    assert s.backend == "onnxruntime" and s.reason.startswith("TensorRT failed (MemoryError: out of device memory)")
     assert cuda.ctx_depth == 0
 
 

@@ -70,6 +70,8 @@ def _make(backend: str, pkg, threads=None):
         kw["threads"] = int(threads)
     if backend == "torch":
         kw["device"] = "cpu"
+    if backend == "torch-cuda":  # FP16 autocast on the GPU
+        backend, kw["device"] = "torch", "cuda"
     return make_scorer(backend, pkg, **kw)
 
 
@@ -106,6 +108,8 @@ def run(model=None, backends=("ort", "torch", "tensorrt"), batches=(1, 16), seco
                 configs.append(("ort", th))
         else:
             configs.append((b, None))
+            if b == "torch" and torch is not None and torch.cuda.is_available():
+                configs.append(("torch-cuda", None))
     results, skipped = [], {}
     for backend, th in configs:
         label = backend if th is None else f"{backend}/{th}t"
@@ -140,7 +144,7 @@ def run(model=None, backends=("ort", "torch", "tensorrt"), batches=(1, 16), seco
         scorer.close()
 
     def best(backend, B):
-        rs = [r for r in results if r["backend"] == backend and r["batch"] == B]
+        rs = [r for r in results if r["backend"] == backend and r["batch"] == B and r["label"] != "torch-cuda"]
         return max(rs, key=lambda r: r["end_to_end"]["frames_per_s"]) if rs else None
 
     targets = {}

@@ -225,6 +225,7 @@ def cmd_score(args) -> int:
     t0 = time.perf_counter()
     roi = mask = None
     kind = "full"
+    interrupted = False
     bar = _progress(src.frame_count, args.no_progress)
     file_of = getattr(src, "file_of", None)
     base_name = Path(str(getattr(src, "name", args.input))).name
@@ -266,6 +267,8 @@ def cmd_score(args) -> int:
                             modelpack.atomic_write_bytes(hdir / f"{Path(base_name).stem}_{f.index:06d}.png", buf.tobytes())
                 if bar is not None:
                     bar.update(len(pending))
+    except KeyboardInterrupt:  # a live source runs until Ctrl-C: keep what was scored
+        interrupted = True
     finally:
         if bar is not None:
             bar.close()
@@ -290,6 +293,9 @@ def cmd_score(args) -> int:
           f"mean {scores.mean():.1f}; wrote {out}" + (f" and {len(rows)} heatmaps in {hdir}" if hdir else ""))
     if warning:
         _loud(warning)
+    if interrupted:
+        print("interrupted: the frames scored so far were written", file=sys.stderr)
+        return 130
     return 0
 
 

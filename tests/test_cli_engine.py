@@ -216,3 +216,23 @@ def test_bench_writes_json_and_table(tmp_path, capsys, trained_model):
     assert r["gflops_per_frame"] == pytest.approx(d["model"]["gflops"]) and r["achieved_gflop_per_s"] > 0
     assert d["preprocess"]["frames_per_s"] > 0 and "tensorrt" in d["skipped"]
     assert "| backend" in out and "target ≥ 200 frames/s" in out
+
+
+def test_ctrl_c_keeps_the_frames_scored_so_far(tmp_path, capsys, trained_model, monkeypatch):
+    from engine.scorers import OrtScorer
+
+    real = OrtScorer.score_tensor
+    calls = []
+
+    def flaky(self, x):
+        calls.append(len(x))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, x)
+
+    monkeypatch.setattr(OrtScorer, "score_tensor", flaky)
+    mp4 = make_mp4(tmp_path / "live.mp4", n=20)
+    out = tmp_path / "live.csv"
+    rc = main(["score", str(mp4), "--out", str(out), "--model", str(trained_model), "--batch", "4", "--backend", "ort"])
+    assert rc == 130 and "interrupted" in capsys.readouterr().err
+    assert len(read_csv(out)) == 8  # two batches of 4 were scored before Ctrl-C

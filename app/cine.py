@@ -17,7 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, QSize, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPageSize, QPainter, QPdfWriter, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
-                               QMessageBox, QProgressBar, QPushButton, QSpinBox, QSplitter, QToolButton,
+                               QMessageBox, QProgressBar, QPushButton, QSpinBox, QSplitter, QStyle, QToolButton,
                                QVBoxLayout, QWidget)
 
 from . import compat
@@ -25,6 +25,19 @@ from .settings import Settings
 from .widgets import Banner, QualityTimeline, band_color, band_label, blend_heat, to_qimage
 
 CACHE_LIMIT_BYTES = 1_500_000_000
+
+
+def looks_synthetic(path: str) -> bool:
+    """The demo sweep, a file named synthetic, or one inside a `fuiqa synth` output (SYNTHETIC.txt)."""
+    p = Path(path).resolve()
+    try:
+        if p == compat.demo_path().resolve():
+            return True
+    except OSError:
+        pass
+    if "synthetic" in p.name.lower():
+        return True
+    return any((d / "SYNTHETIC.txt").exists() for d in (p.parent, p.parent.parent))
 
 
 class CineJob(QObject):
@@ -155,9 +168,8 @@ class CineReview(QWidget):
         self.heat_item.setLookupTable(pg.colormap.get("viridis").getLookupTable(0.0, 1.0, 256))
         self.heat_item.setZValue(5)
         self.vb.addItem(self.heat_item)
-        self.roi_box = pg.RectROI([0, 0], [1, 1], pen=pg.mkPen((80, 200, 255), width=2), movable=False, resizable=False)
-        for h in self.roi_box.getHandles():
-            self.roi_box.removeHandle(h)
+        self.roi_box = pg.ROI([0, 0], [1, 1], pen=pg.mkPen((80, 200, 255), width=2), movable=False, resizable=False,
+                              rotatable=False)
         self.roi_box.setVisible(False)
         self.vb.addItem(self.roi_box)
         self.placeholder = QLabel("Open a video or DICOM cine (File ▸ Open cine…, Ctrl+O) or drop it here.")
@@ -173,18 +185,20 @@ class CineReview(QWidget):
         self.heat_check.setChecked(True)
         self.heat_check.toggled.connect(lambda on: (self.heat_item.setVisible(on)))
 
-        def btn(text, slot, tip):
+        st = self.style()
+
+        def btn(icon, slot, tip):
             b = QToolButton()
-            b.setText(text)
+            b.setIcon(st.standardIcon(icon))
             b.setToolTip(tip)
             b.clicked.connect(slot)
             return b
 
-        self.first_btn = btn("⏮", lambda: self.seek(0), "first frame (Home)")
-        self.prev_btn = btn("◀", lambda: self.step(-1), "previous frame (←)")
-        self.play_btn = btn("▶", self.toggle_play, "play / pause (P)")
-        self.next_btn = btn("▶|", lambda: self.step(1), "next frame (→)")
-        self.last_btn = btn("⏭", lambda: self.seek(self.n - 1), "last frame (End)")
+        self.first_btn = btn(QStyle.SP_MediaSkipBackward, lambda: self.seek(0), "first frame (Home)")
+        self.prev_btn = btn(QStyle.SP_MediaSeekBackward, lambda: self.step(-1), "previous frame (←)")
+        self.play_btn = btn(QStyle.SP_MediaPlay, self.toggle_play, "play / pause (P)")
+        self.next_btn = btn(QStyle.SP_MediaSeekForward, lambda: self.step(1), "next frame (→)")
+        self.last_btn = btn(QStyle.SP_MediaSkipForward, lambda: self.seek(self.n - 1), "last frame (End)")
         self.loop_check = QCheckBox("Loop")
         self.loop_check.setChecked(True)
         ctl = QHBoxLayout()
@@ -258,6 +272,7 @@ class CineReview(QWidget):
         self.path = path
         self.frames = []
         n_est, fps, self.synthetic = info
+        self.synthetic = self.synthetic or looks_synthetic(path)
         self.fps = float(fps or 25.0)
         self.n = int(n_est or 0)
         self.scores = np.full(self.n, np.nan, np.float32)
@@ -411,10 +426,10 @@ class CineReview(QWidget):
     def toggle_play(self):
         if self.play_timer.isActive():
             self.play_timer.stop()
-            self.play_btn.setText("▶")
+            self.play_btn.setIcon(self.style().standardIcon(QStyle.SP_MediaPlay))
         elif self.n:
             self.play_timer.start(int(1000 / max(1.0, self.fps)))
-            self.play_btn.setText("⏸")
+            self.play_btn.setIcon(self.style().standardIcon(QStyle.SP_MediaPause))
 
     def _play_step(self):
         if self.current >= self.n - 1 and not self.loop_check.isChecked():
@@ -470,7 +485,7 @@ class CineReview(QWidget):
         self.timeline.update()
         for i in self.timeline.marks:
             img = self.frame(i)
-            it = QListWidgetItem(f"frame {i + 1}: {self.scores[i]:.0f} — {band_label(self.scores[i])}")
+            it = QListWidgetItem(f"frame {i + 1}\n{self.scores[i]:.0f} {band_label(self.scores[i]).lower()}")
             it.setData(Qt.UserRole, i)
             it.setForeground(band_color(self.scores[i]))
             if img is not None and self.roi is not None:

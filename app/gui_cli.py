@@ -40,6 +40,13 @@ def run(args) -> int:
     win.show()
     win.start_source(args.source)
     if args.cine:
+        def show_best(ok):
+            best = win.cine.best_indices(1) if ok else []
+            if best:
+                win.cine.seek(best[0])
+                win.cine.best_list.setCurrentRow(0)
+
+        win.cine.scoring_done.connect(show_best)
         win.open_cine(args.cine)
     if args.tab == "live":
         win.tabs.setCurrentWidget(win.live)

@@ -37,7 +37,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.status_label, 1)
         self.live.status_changed.connect(self._live_status)
         self.live.message.connect(lambda t: self.statusBar().showMessage(t, 4000))
-        self.cine.message.connect(lambda t: self.statusBar().showMessage(t, 4000))
+        self.cine.message.connect(self._cine_message)
         self.cine.opened.connect(self._cine_opened)
         self.tabs.currentChanged.connect(self._tab_changed)
         self._build_menus()
@@ -203,6 +203,11 @@ class MainWindow(QMainWindow):
     def _live_status(self, text: str):
         if self.tabs.currentWidget() is self.live:
             self.status_label.setText(text)
+
+    def _cine_message(self, t: str):
+        self.statusBar().showMessage(t, 4000)
+        if self.tabs.currentWidget() is self.cine:
+            self.status_label.setText(self.cine.status_text())
 
     def _tab_changed(self, i):
         if self.tabs.widget(i) is self.cine:

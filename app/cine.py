@@ -606,6 +606,7 @@ class CineReview(QWidget):
         y += 30
         self.timeline.paint_to(p, QRectF(m, y, width - 2 * m, 160), marker=False)
         y += 180
+        p.setPen(QColor(20, 20, 20))
         best = self.best_indices(6)
         p.drawText(QRectF(m, y, width, 26), Qt.AlignLeft, f"Best {len(best)} frames (imaging region only; right: with quality heatmap)")
         y += 34

@@ -121,7 +121,9 @@ class MainWindow(QMainWindow):
         self._act(v, "Open captures &folder", self._open_output_dir)
 
         t = mb.addMenu("&Tools")
-        self._act(t, "&Retrain…", self.open_retrain)
+        ok, why = trainer_available()
+        self.retrain_action = self._act(t, "&Retrain…", self.open_retrain, tip=why)
+        self.retrain_action.setEnabled(ok)
         self._act(t, "&Model manager…", self.open_model_manager)
         gpu_ok, why = gpu_available()
         self.trt_action = self._act(t, "Build &TensorRT engine", self.build_tensorrt, tip=why)
@@ -303,6 +305,15 @@ class MainWindow(QMainWindow):
         self.live.stop()
         self.cine.stop()
         super().closeEvent(e)
+
+
+def trainer_available() -> tuple[bool, str]:
+    """Retraining runs the trainer (torch) in a separate process; the installer bundle leaves torch out."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return False, "retraining needs the full install with torch (tools/setup.sh); this bundle scores only"
+    return True, "train a new model on a labelled folder in a separate process"
 
 
 def gpu_available() -> tuple[bool, str]:

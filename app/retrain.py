@@ -26,6 +26,8 @@ METRICS = ("srcc", "plcc", "krcc", "rmse")
 
 
 def default_trainer_cmd() -> list[str]:
+    if getattr(sys, "frozen", False):  # a PyInstaller bundle: the executable is the fuiqa CLI
+        return [sys.executable]
     return [sys.executable, "-m", "app.cli"]
 
 

@@ -218,7 +218,7 @@ class LiveView(QWidget):
                     return compat.open_spec(spec, backend=backend)
                 return compat.open_spec(spec)
         signals = WorkerSignals()
-        cap = CaptureWorker(opener, signals)
+        cap = CaptureWorker(opener, signals, retry_open=spec.startswith("device:"))
         pol = RoiPolicy(user_box=self.settings.user_box() if self.settings.get("roi/mode") == "user" else None,
                         auto_every_s=self.settings.get("roi/auto_every_s"),
                         enabled=self.settings.get("roi/mode") != "full")
@@ -283,6 +283,8 @@ class LiveView(QWidget):
     def _on_error(self, text: str):
         self.message.emit(text.splitlines()[0] if text else "error")
         self.last_error = text
+        if self.pipeline is not None and self.pipeline.capture.captured == 0 and text.startswith("cannot open"):
+            self.banner.set_part("signal", f"NO SOURCE — {text.splitlines()[0]} (File ▸ Live source)")
 
     def _on_ended(self):
         self.message.emit("source ended")
@@ -452,16 +454,24 @@ class LiveView(QWidget):
         self.settings.set("overlay/colormap", name)
 
     def _export_images(self, res, prefix: str) -> list[Path]:
-        """Save the ROI crop (no burned-in text) with and without heatmap; returns the paths."""
+        """Save the ROI crop (no burned-in text) with and without heatmap; returns the paths.
+
+        The crop and blend run in the saver thread, not here (the GUI thread only draws)."""
         if res is None or res.frame is None:
             return []
         out = self.settings.output_dir()
-        x, y, w, h = res.roi
-        img = res.frame.image
-        crop = img[y : y + h, x : x + w]
-        heat = blend_heat(img, res.heat_patch, res.roi, self.cmap.currentText(), max(0.3, self.opacity.value() / 100))[y : y + h, x : x + w]
         name = f"{prefix}_{stamp()}_q{res.score:.0f}"
         paths = [out / f"{name}.png", out / f"{name}_heatmap.png"]
+        cmap, opacity = self.cmap.currentText(), max(0.3, self.opacity.value() / 100)
+        img, roi, patch = res.frame.image, res.roi, res.heat_patch
+        x, y, w, h = roi
+
+        def crop():
+            return img[y : y + h, x : x + w]
+
+        def heat():
+            return blend_heat(img, patch, roi, cmap, opacity)[y : y + h, x : x + w]
+
         save_png_async(paths[0], crop)
         save_png_async(paths[1], heat)
         self.saved_files += paths

@@ -304,6 +304,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, e):
         self.live.stop()
         self.cine.stop()
+        self.settings.sync()
         super().closeEvent(e)
 
 

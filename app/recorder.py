@@ -20,13 +20,15 @@ import numpy as np
 _saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fuiqa-save")
 
 
-def save_png_async(path: Path, img_bgr: np.ndarray, done=None):
-    """Write a PNG atomically in the background; ``done(path, error)`` is called in that thread."""
+def save_png_async(path: Path, img_bgr, done=None):
+    """Write a PNG atomically in the background; ``img_bgr`` may be a callable making the image there.
+    ``done(path, error)`` is called in that thread."""
 
     def job():
         err = None
         try:
-            ok, buf = cv2.imencode(".png", img_bgr)
+            img = img_bgr() if callable(img_bgr) else img_bgr
+            ok, buf = cv2.imencode(".png", img)
             if not ok:
                 raise OSError("PNG encoding failed")
             from engine.modelpack import atomic_write_bytes

@@ -62,7 +62,9 @@ class Settings:
         return v if v is not None else d
 
     def set(self, key: str, value) -> None:
-        self.q.setValue(key, value)
+        self.q.setValue(key, value)  # QSettings writes to disk later by itself (no I/O on every slider move)
+
+    def sync(self) -> None:
         self.q.sync()
 
     # paths ---------------------------------------------------------------------------------------

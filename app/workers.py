@@ -138,11 +138,12 @@ class CaptureWorker(threading.Thread):
     """Reads a frame source in its own thread; newest frame wins."""
 
     def __init__(self, opener: Callable[[], object], signals: WorkerSignals, *, retry_s: float = 1.0,
-                 pace: bool | None = None, loop: bool = True, recorder=None):
+                 pace: bool | None = None, loop: bool = True, recorder=None, retry_open: bool = False):
         super().__init__(name="fuiqa-capture", daemon=True)
         self.opener = opener
         self.signals = signals
         self.retry_s = retry_s
+        self.retry_open = retry_open
         self.pace = pace
         self.loop = loop
         self.score_slot = LatestSlot()
@@ -191,9 +192,24 @@ class CaptureWorker(threading.Thread):
         try:
             src = self._open()
         except Exception as e:  # noqa: BLE001
-            self.signals.errored.emit(f"cannot open source: {e}")
-            self.signals.ended.emit()
-            return
+            if not self.retry_open:
+                self.signals.errored.emit(f"cannot open source: {e}")
+                self.signals.ended.emit()
+                return
+            # a capture card not (yet) plugged in: say so and retry every second, like a lost signal
+            self.lost = True
+            self.lost_count += 1
+            self.signals.signal_lost.emit(f"cannot open the device: {e}")
+            src = None
+            while src is None and not self._halt.wait(self.retry_s):
+                try:
+                    src = self._open()
+                except Exception:  # noqa: BLE001
+                    src = None
+            if src is None:
+                return
+            self.lost = False
+            self.signals.signal_regained.emit()
         self.signals.started.emit(self.source_name)
         pace = self.pace if self.pace is not None else not self.live
         period = 1.0 / self.fps if (pace and self.fps) else 0.0

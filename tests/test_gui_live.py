@@ -246,6 +246,30 @@ def test_signal_lost_and_regained(qtbot, window, no_dialogs):
     assert no_dialogs == []  # no dialog storm: no dialog at all
 
 
+def test_device_missing_at_start_is_retried(qtbot, window, no_dialogs):
+    """A capture card not plugged in yet: the view says so and picks it up when it appears."""
+    from app import compat
+
+    src = FakeSource()
+    tries = []
+
+    def opener():
+        tries.append(1)
+        if len(tries) < 3:
+            raise compat.SourceError("capture device 0 could not be opened")
+        return src
+
+    window.scorer = BrightnessScorer()
+    live = window.live
+    live.start("device:0", opener=opener)
+    live.pipeline.capture.retry_s = 0.1
+    qtbot.waitUntil(lambda: live.signal_lost, timeout=3000)
+    assert "SIGNAL LOST" in live.banner.parts()["signal"]
+    qtbot.waitUntil(lambda: live.pipeline.scoring.scored >= 2, timeout=5000)
+    assert len(tries) == 3 and not live.signal_lost
+    assert no_dialogs == []
+
+
 def test_missing_last_source_falls_back_to_demo(qtbot, window, isolated):
     window.settings.set("source/last", str(isolated / "gone.mp4"))
     window.start_source(None)

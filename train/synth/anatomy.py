@@ -20,7 +20,7 @@ import numpy as np
 
 #: tissue -> (echo amplitude relative to soft tissue, round-trip amplitude attenuation, Np/mm)
 TISSUES: dict[str, tuple[float, float]] = {
-    "fluid": (0.004, 0.001),  # amniotic fluid, ventricles, stomach, vessels: anechoic, enhancing
+    "fluid": (0.01, 0.001),  # amniotic fluid, ventricles, stomach, vessels: anechoic, enhancing
     "maternal": (1.0, 0.026),  # maternal soft tissue, uterine wall
     "fat": (0.55, 0.030),  # subcutaneous fat
     "placenta": (0.9, 0.022),
@@ -221,8 +221,8 @@ def build_abdomen(ga: float, rng: np.random.Generator) -> Scene:
         _e("kidney_r", "thalamus", (-0.38 * r, -0.55 * r, -0.9 * r), (0.2 * r, 0.17 * r, 0.45 * r)),
         _e("bladder", "fluid", (0, 0.3 * r, -2.0 * r), (0.3 * r, 0.3 * r, 0.35 * r)),
         _e("stomach", "fluid", (0.38 * r, 0.12 * r, 0.1 * r), (0.27 * r, 0.18 * r, 0.4 * r), _rot("z", 30)),
-        _cap("uv_a", "fluid", (-0.08 * r, 0.68 * r, 0), (0.0, 0.2 * r, 0), 0.075 * r + 0.4),
-        _cap("uv_b", "fluid", (0.0, 0.2 * r, 0), (0.22 * r, 0.02 * r, 0), 0.07 * r + 0.4),
+        _cap("uv_a", "fluid", (-0.08 * r, 0.68 * r, 0), (0.0, 0.2 * r, 0), 0.045 * r + 0.6),
+        _cap("uv_b", "fluid", (0.0, 0.2 * r, 0), (0.2 * r, 0.04 * r, 0), 0.04 * r + 0.6),
         _cap("spine_body", "dense_bone", (0, -0.68 * r, -3 * r), (0, -0.68 * r, 3 * r), 0.09 * r),
         _cap("lamina_l", "dense_bone", (0.16 * r, -0.86 * r, -3 * r), (0.16 * r, -0.86 * r, 3 * r), 0.06 * r),
         _cap("lamina_r", "dense_bone", (-0.16 * r, -0.86 * r, -3 * r), (-0.16 * r, -0.86 * r, 3 * r), 0.06 * r),

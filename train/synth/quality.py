@@ -53,12 +53,12 @@ def sample_severities(plane: str, rng: np.random.Generator) -> dict[str, float]:
     # mild background imperfections; shadow, out-of-fan and lift-off only when active
     sev = {f: (float(rng.uniform(0, 0.12)) if f not in ("shadow", "out_of_fan", "liftoff") else 0.0) for f in fs}
     u = rng.random()
-    if u < 0.13:
+    if u < 0.08:
         return sev
-    if u < 0.17:
+    if u < 0.12:
         sev["liftoff"] = 1.0 if rng.random() < 0.5 else float(rng.uniform(0.4, 1.0))
         return sev
-    k = int(rng.choice([1, 2, 3], p=[0.45, 0.35, 0.2]))
+    k = int(rng.choice([1, 2, 3], p=[0.4, 0.35, 0.25]))
     for f in rng.choice([f for f in fs if f != "liftoff"], size=k, replace=False):
         sev[str(f)] = float(rng.uniform(0.2, 1.0) ** 1.4)
     return sev

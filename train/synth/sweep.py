@@ -22,23 +22,23 @@ SWEEP_COLUMNS = ["frame", "time_s", "mos", "std", "q_true", "plane", "offset_mm"
 
 def sweep_frames(plane: str, seed: int, index: int, frames: int = 75, size: int = 256, *,
                  screen: tuple[int, int] | None = None, passes: int | None = None, frame0: int = 0,
-                 stream: int = 1):
+                 stream: int = 1, clean: bool = False, decorrelation_mm: float = 2.0, grid_scale: float = 1.0):
     """Yield (image, row) for each frame. ``screen=(W, H)`` draws a scanner screen of that size.
 
-    The probe's elevational offset follows ``L*cos(pi*passes*t)`` (through the plane once or twice),
+    The probe's elevational offset follows ``L*u*|u|`` with ``u = cos(pi*passes*t)`` (through the plane once or twice),
     with a slow tilt wobble and lateral drift; speckle decorrelates with the elevational step."""
     rng = rng_for(seed, index, stream)
     if screen is not None:
         W, H = screen
         box = screen_layout(W, H)
-        grid_size = box[3]
+        grid_size = int(box[3] * grid_scale)
     else:
         W = H = size
         box = (2, 2, size - 4, size - 4)
         grid_size = size
     # a mostly well-set acquisition; sometimes one mild setting fault for variety
     sev = {f: 0.0 for f in ("zoom", "gain", "dynamic_range", "defocus", "noise")}
-    if rng.random() < 0.5:
+    if rng.random() < 0.5 and not clean:
         sev[str(rng.choice(list(sev)))] = float(rng.uniform(0.2, 0.5))
     base = make_spec(plane, sev, rng, size=grid_size)
     scene = base.scene
@@ -51,16 +51,18 @@ def sweep_frames(plane: str, seed: int, index: int, frames: int = 75, size: int 
     ref = base.geom
     for k in range(frames):
         t = k / max(1, frames - 1)
-        off = float(L * np.cos(np.pi * passes * t))
+        u = float(np.cos(np.pi * passes * t))
+        off = L * u * abs(u)  # slower near the plane: the sonographer lingers there
+        wob = 1.5 + 5.0 * abs(u)  # the hand steadies near the plane
         pose = replace(base.pose, offset=off,
-                       tilt_x=float(tx0 + 7.0 * np.sin(2 * np.pi * 0.8 * t + ph[0])),
-                       tilt_y=float(ty0 + 4.0 * np.sin(2 * np.pi * 1.1 * t + ph[1])),
+                       tilt_x=float(tx0 + wob * np.sin(2 * np.pi * 0.8 * t + ph[0])),
+                       tilt_y=float(ty0 + 0.6 * wob * np.sin(2 * np.pi * 1.1 * t + ph[1])),
                        a_c=float(base.pose.a_c + 3.0 * np.sin(2 * np.pi * 0.6 * t + ph[2])))
         step = abs(off - prev_off) if prev_off is not None else 1e9
         lateral_speed = abs(3.0 * 2 * np.pi * 0.6 * np.cos(2 * np.pi * 0.6 * t + ph[2])) / (frames / FPS)
         acq = replace(base.acq, motion_mm=float(base.acq.motion_mm + lateral_speed / FPS * 2))
         new = rng.standard_normal((ref.nr, ref.na, 2), dtype=np.float32)
-        rho = float(np.exp(-step / 1.5))
+        rho = float(np.exp(-step / decorrelation_mm))
         speckle = new if speckle is None else (rho * speckle + np.sqrt(1 - rho * rho) * new).astype(np.float32)
         spec = replace(base, pose=pose, acq=acq)
         s = render_spec(spec, rng, speckle=speckle, canvas=(W, H, box))
@@ -77,17 +79,40 @@ def sweep_frames(plane: str, seed: int, index: int, frames: int = 75, size: int 
         yield img, row
 
 
-def write_mp4(path: Path, frames: list[np.ndarray], fps: float = FPS) -> None:
+def write_mp4(path: Path, frames: list[np.ndarray], fps: float = FPS, *, codec: str = "mp4v", crf: int = 30) -> str:
+    """Write frames (gray or BGR uint8) as mp4, atomically; returns the codec used.
+
+    ``codec="mp4v"``: OpenCV's MPEG-4 part 2 (always available). ``codec="h264"``: H.264 through PyAV
+    (optional package ``av``; far smaller files, single-threaded so the bytes are reproducible); falls
+    back to mp4v when PyAV is missing."""
     path = Path(path)
     tmp = path.with_name(path.stem + ".tmp" + path.suffix)
     h, w = frames[0].shape[:2]
-    vw = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h), True)
-    if not vw.isOpened():
-        raise RuntimeError(f"cannot open an mp4v video writer for {path}")
-    for f in frames:
-        vw.write(f if f.ndim == 3 else cv2.cvtColor(f, cv2.COLOR_GRAY2BGR))
-    vw.release()
+    if codec == "h264":
+        try:
+            import av
+        except ImportError:
+            codec = "mp4v"
+    if codec == "h264":
+        with av.open(str(tmp), "w", format="mp4") as box:
+            st = box.add_stream("libx264", rate=int(round(fps)),
+                                options={"crf": str(crf), "preset": "slow", "threads": "1", "tune": "grain"})
+            st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+            for f in frames:
+                bgr = f if f.ndim == 3 else cv2.cvtColor(f, cv2.COLOR_GRAY2BGR)
+                for pkt in st.encode(av.VideoFrame.from_ndarray(bgr, format="bgr24")):
+                    box.mux(pkt)
+            for pkt in st.encode():
+                box.mux(pkt)
+    else:
+        vw = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h), True)
+        if not vw.isOpened():
+            raise RuntimeError(f"cannot open an mp4v video writer for {path}")
+        for f in frames:
+            vw.write(f if f.ndim == 3 else cv2.cvtColor(f, cv2.COLOR_GRAY2BGR))
+        vw.release()
     os.replace(tmp, path)
+    return codec
 
 
 def write_dicom(path: Path, frames: list[np.ndarray], fps: float = FPS, *, uid_seed: str = "fuiqa") -> None:
@@ -180,7 +205,7 @@ def write_sweep(stem: Path, plane: str, *, seed: int, index: int, frames: int = 
 
 
 def write_demo(out_dir, *, seed: int = 2024, width: int = 640, height: int = 480, seconds: float = 12.0,
-               progress: bool = True) -> Path:
+               progress: bool = True, decorrelation_mm: float = 2.0) -> Path:
     """The demo asset: a scanner-screen-like SYNTHETIC sweep (head, then abdomen), mp4 + csv."""
     from tqdm import tqdm
 
@@ -192,12 +217,13 @@ def write_demo(out_dir, *, seed: int = 2024, width: int = 640, height: int = 480
     bar = tqdm(total=n, desc="demo sweep", unit="frame", disable=not progress)
     f0 = 0
     for k, (plane, m, passes) in enumerate(parts):
-        for img, row in sweep_frames(plane, seed, k, m, screen=(width, height), passes=passes, frame0=f0):
+        for img, row in sweep_frames(plane, seed, k, m, screen=(width, height), passes=passes, frame0=f0,
+                                     clean=True, decorrelation_mm=decorrelation_mm):
             imgs.append(img)
             rows.append(row)
             bar.update(1)
         f0 += m
     bar.close()
-    write_mp4(out_dir / "demo_sweep.mp4", imgs)
+    write_mp4(out_dir / "demo_sweep.mp4", imgs, codec="h264", crf=34)
     write_rows(out_dir / "demo_sweep.csv", rows)
     return out_dir / "demo_sweep.mp4"

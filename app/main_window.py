@@ -257,18 +257,26 @@ class MainWindow(QMainWindow):
         return d
 
     def build_tensorrt(self):
+        """Build (or load from cache) the TensorRT engine in a background thread, then switch to it."""
         from engine import scorers
 
-        try:
-            s = scorers.make_scorer("tensorrt", self.active_model_path())
-        except Exception as e:  # noqa: BLE001
-            QMessageBox.warning(self, "TensorRT", f"Could not build the TensorRT engine:\n{e}")
-            return
-        self.backend = "tensorrt"
-        self.settings.set("scoring/backend", "tensorrt")
-        self.scorer = s
-        self.live.set_scorer(s)
-        QMessageBox.information(self, "TensorRT", f"TensorRT engine ready: {s.reason}")
+        from .tools import run_async
+
+        path = self.active_model_path()
+
+        def done(r):
+            if isinstance(r, Exception):
+                QMessageBox.warning(self, "TensorRT", f"Could not build the TensorRT engine:\n{r}")
+                return
+            self.backend = "tensorrt"
+            self.settings.set("scoring/backend", "tensorrt")
+            self.scorer = r
+            self.live.set_scorer(r)
+            self._update_model_banner()
+            QMessageBox.information(self, "TensorRT", f"TensorRT engine ready: {r.reason}")
+
+        return run_async(self, "TensorRT", "Building the TensorRT engine for this GPU (cached afterwards) …",
+                         lambda: scorers.make_scorer("tensorrt", path), done)
 
     def benchmark_backend(self):
         from .tools import run_benchmark

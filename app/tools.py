@@ -134,3 +134,28 @@ def run_benchmark(parent, scorer, n: int = 60):
     threading.Thread(target=work, daemon=True, name="fuiqa-bench").start()
     dlg.show()
     return sig
+
+
+def run_async(parent, title: str, text: str, fn, on_done):
+    """Run ``fn()`` in a thread behind a busy dialog; ``on_done(result_or_exception)`` in the GUI thread."""
+    dlg = QProgressDialog(text, None, 0, 0, parent)
+    dlg.setWindowTitle(title)
+    dlg.setMinimumDuration(0)
+    sig = _BenchSignals(parent)
+
+    def finish(r):
+        dlg.close()
+        on_done(r)
+
+    sig.done.connect(finish)
+
+    def work():
+        try:
+            r = fn()
+        except Exception as e:  # noqa: BLE001
+            r = e
+        sig.done.emit(r)
+
+    threading.Thread(target=work, daemon=True, name="fuiqa-tool").start()
+    dlg.show()
+    return sig

@@ -163,3 +163,34 @@ def test_retrain_real_trainer_tiny_set(qtbot, window, tmp_path):
     assert d.state == "compare", d.log.toPlainText()[-2000:]
     assert Path(d.new_model).exists()
     assert "srcc" in d.eval_results["new"] and "srcc" in d.eval_results["current"]
+
+
+def test_tools_tensorrt_disabled_with_reason_and_benchmark(qtbot, window, no_dialogs):
+    from app.main_window import gpu_available
+
+    ok, why = gpu_available()
+    assert window.trt_action.isEnabled() == ok
+    assert window.trt_action.toolTip() == why and why
+    window.benchmark_backend()
+    qtbot.waitUntil(lambda: hasattr(window, "_last_benchmark"), timeout=30000)
+    r = window._last_benchmark
+    assert r["backend"] == window.scorer.backend and r["n"] == 60
+    assert 0 < r["p50_ms"] <= r["p95_ms"]
+    assert no_dialogs[-1][0] == "information" and "median" in no_dialogs[-1][2]
+
+
+def test_settings_dialog_saves_and_validates(qtbot, window, no_dialogs):
+    from app.tools import SettingsDialog
+
+    d = SettingsDialog(window.settings, window)
+    qtbot.addWidget(d)
+    d.good.setValue(70)
+    d.acc.setValue(75)  # acceptable above standard: refused
+    d.accept()
+    assert no_dialogs and window.settings.get("thresholds/good") == 80.0
+    d.acc.setValue(55)
+    d.smooth.setValue(0.8)
+    d.accept()
+    assert window.settings.get("thresholds/good") == 70.0
+    assert window.settings.get("thresholds/acceptable") == 55.0
+    assert window.settings.get("gauge/smoothing_s") == pytest.approx(0.8)

@@ -53,7 +53,7 @@ def make_spec(plane: str, severity: dict | None, rng: np.random.Generator, *, si
 
 
 def render_spec(spec: Spec, rng: np.random.Generator, *, size: int = 256, rate: bool = True,
-                speckle: np.ndarray | None = None, canvas=None) -> Sample:
+                speckle: np.ndarray | None = None, canvas=None, rater_z: np.ndarray | None = None) -> Sample:
     """Form, scan-convert and label one image. ``canvas``: (width, height, box) to draw into a larger
     frame (the scanner screen); default a size x size black canvas filled by the fan."""
     measure = sorted({n for c in spec.scene.criteria for n in c.prims})
@@ -66,7 +66,7 @@ def render_spec(spec: Spec, rng: np.random.Generator, *, size: int = 256, rate: 
     out = degrade(img, mask, mmpp, spec.acq, rng)
     lab = score(spec, f.measures)
     if rate:
-        mos, sd, r = raters(lab["q"], rng)
+        mos, sd, r = raters(lab["q"], rng, rater_z)
     else:
         mos, sd, r = lab["q"], 0.0, []
     return Sample(out, mask, spec.plane, mos, sd, lab["q"], r, lab["flags"], lab["missing"], lab["criteria"],

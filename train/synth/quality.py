@@ -221,9 +221,13 @@ _PANEL = np.random.default_rng(20240601)
 RATERS = [(float(_PANEL.normal(0, 3.0)), float(_PANEL.uniform(0.9, 1.1))) for _ in range(5)]
 
 
-def raters(q: float, rng: np.random.Generator) -> tuple[float, float, list[float]]:
-    """mos, std (ddof=1) and the individual ratings of the rater panel for true score ``q``."""
+def raters(q: float, rng: np.random.Generator, z: np.ndarray | None = None) -> tuple[float, float, list[float]]:
+    """mos, std (ddof=1) and the individual ratings of the rater panel for true score ``q``.
+    Each rater has a bias and a slope; their noise is larger for middling images. ``z`` (one standard
+    normal per rater) may be given, e.g. correlated over the frames of a sweep."""
     t = q / 100.0
     sd = 2.5 + 6.0 * 4 * t * (1 - t)
-    r = [float(np.clip(50 + m * (q - 50) + b + rng.normal(0, sd), 0, 100)) for b, m in RATERS]
+    if z is None:
+        z = rng.standard_normal(len(RATERS))
+    r = [float(np.clip(50 + m * (q - 50) + b + sd * float(zk), 0, 100)) for (b, m), zk in zip(RATERS, z)]
     return float(np.mean(r)), float(np.std(r, ddof=1)), r

@@ -97,7 +97,8 @@ def sweep_curve(csv_path, video_path, out_png, *, width: int = 1000, height: int
     img[:] = cv2.addWeighted(over, 0.6, img, 0.4, 0)
     cv2.polylines(img, [np.array([px(i, q[i]) for i in range(n)], np.int32)], False, (120, 120, 120), 1, cv2.LINE_AA)
     cv2.polylines(img, [np.array([px(i, mos[i]) for i in range(n)], np.int32)], False, (160, 60, 0), 2, cv2.LINE_AA)
-    cv2.putText(img, f"SYNTHETIC sweep {Path(csv_path).stem} ({rows[0]['plane']}): mos (blue, band = rater std), "
+    planes = "+".join(dict.fromkeys(r["plane"] for r in rows))
+    cv2.putText(img, f"SYNTHETIC sweep {Path(csv_path).stem} ({planes}): mos (blue, band = rater std), "
                 "noise-free score (grey) per frame; 25 fps", (left, height - 14), FONT, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from . import make_spec, render_spec, rng_for
+from .quality import RATERS
 from .screen import draw_screen, screen_layout
 
 FPS = 25.0
@@ -65,7 +66,10 @@ def sweep_frames(plane: str, seed: int, index: int, frames: int = 75, size: int 
         rho = float(np.exp(-step / decorrelation_mm))
         speckle = new if speckle is None else (rho * speckle + np.sqrt(1 - rho * rho) * new).astype(np.float32)
         spec = replace(base, pose=pose, acq=acq)
-        s = render_spec(spec, rng, speckle=speckle, canvas=(W, H, box))
+        # each rater's noise drifts slowly over the loop (similar frames, similar judgement)
+        zk = rng.standard_normal(len(RATERS))
+        rz = zk if k == 0 else 0.85 * rz + np.sqrt(1 - 0.85 ** 2) * zk
+        s = render_spec(spec, rng, speckle=speckle, canvas=(W, H, box), rater_z=rz)
         if screen is not None:
             img = draw_screen(s.image, s.mask, depth_mm=spec.geom.depth, mm_per_px=s.info["mm_per_px"], box=box,
                               plane=plane, frame_no=frame0 + k, gain_db=spec.acq.gain_db, dr_db=spec.acq.dr_db)

@@ -430,7 +430,8 @@ class LiveView(QWidget):
         l95 = np.percentile(lat, 95) if lat else float("nan")
         sc = p.scoring.scorer
         parts = [
-            f"source: {p.capture.source_name}" + (" (synthetic)" if p.capture.synthetic else ""),
+            f"source: {Path(p.capture.source_name).name if '/' in p.capture.source_name or chr(92) in p.capture.source_name else p.capture.source_name}"
+            + (" (synthetic)" if p.capture.synthetic else ""),
             f"backend: {getattr(sc, 'backend', '?')}",
             f"captured {p.capture.fps_meter.rate():.1f}/s",
             f"scored {p.scoring.fps_meter.rate():.1f}/s",

@@ -239,7 +239,8 @@ class LiveView(QWidget):
         if opener is None:
             def opener(spec=spec, backend=backend):
                 if spec.startswith("device:"):
-                    return compat.open_spec(spec, backend=backend)
+                    # "device:N:backend" (from the source menu) names its backend; plain "device:N" uses the setting
+                    return compat.open_spec(spec) if spec.count(":") >= 2 else compat.open_spec(spec, backend=backend)
                 return compat.open_spec(spec)
         signals = WorkerSignals()
         cap = CaptureWorker(opener, signals, retry_open=spec.startswith("device:"))

@@ -40,8 +40,10 @@ class MainWindow(QMainWindow):
         self.cine.message.connect(self._cine_message)
         self.cine.opened.connect(self._cine_opened)
         self.tabs.currentChanged.connect(self._tab_changed)
+        self.devices = None  # probed in the background: opening each index can take seconds (DirectShow)
         self._build_menus()
         self._update_model_banner()
+        self.refresh_devices()
         self.setAcceptDrops(True)
         self.resize(1280, 800)
 
@@ -151,17 +153,39 @@ class MainWindow(QMainWindow):
             m.addAction(a)
 
         add("Built-in demo (synthetic)", "demo")
-        try:
-            devs = compat.list_devices()
-        except Exception:  # noqa: BLE001
-            devs = []
-        if not devs:
-            a = m.addAction("(no capture devices found)")
-            a.setEnabled(False)
-        for d in devs:
-            add(f"{d.name} — index {d.index}, {d.backend} ({d.width}×{d.height})", f"device:{d.index}")
+        devs = self.devices
+        if devs is None:
+            m.addAction("(looking for capture devices …)").setEnabled(False)
+        elif not devs:
+            m.addAction("(no capture devices found)").setEnabled(False)
+        for d in devs or []:
+            add(f"{d.name} — index {d.index}, {d.backend} ({d.width}×{d.height})", f"device:{d.index}:{d.backend}")
         if cur and cur not in ("demo",) and not cur.startswith("device:"):
             add(f"File: {Path(cur).name}", cur)
+        m.addSeparator()
+        m.addAction("Refresh device list").triggered.connect(self.refresh_devices)
+
+    def refresh_devices(self):
+        import threading
+
+        from .tools import _BenchSignals
+
+        self.devices = None
+        sig = _BenchSignals(self)
+        sig.done.connect(self._devices_found)
+
+        def work():
+            try:
+                r = compat.list_devices()
+            except Exception:  # noqa: BLE001
+                r = []
+            sig.done.emit(r)
+
+        threading.Thread(target=work, daemon=True, name="fuiqa-devices").start()
+        self._dev_sig = sig
+
+    def _devices_found(self, devs):
+        self.devices = list(devs)
 
     def _fill_recent_menu(self):
         m = self.recent_menu

@@ -294,3 +294,19 @@ def test_headless_cli_screenshot_and_counts(tmp_path):
     assert counts["captured"] > 10 and counts["scored"] > 5 and counts["dropped"] >= 0
     img = cv2.imread(str(out))
     assert img is not None and img.shape[0] > 300 and img.shape[1] > 600
+
+
+def test_source_menu_lists_demo_and_devices(qtbot, window, monkeypatch):
+    from types import SimpleNamespace
+
+    from app import compat
+
+    card = SimpleNamespace(index=2, name="Epiphan DVI2USB 3.0", backend="v4l2", width=1920, height=1080)
+    monkeypatch.setattr(compat, "list_devices", lambda: [card])
+    window.refresh_devices()  # probed off the GUI thread
+    qtbot.waitUntil(lambda: window.devices is not None, timeout=3000)
+    window._fill_source_menu()
+    texts = [a.text() for a in window.source_menu.actions()]
+    assert "Built-in demo (synthetic)" in texts
+    dev = [a for a in window.source_menu.actions() if "Epiphan" in a.text()]
+    assert dev and "index 2" in dev[0].text() and "v4l2" in dev[0].text() and "1920×1080" in dev[0].text()

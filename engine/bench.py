@@ -76,7 +76,7 @@ def _make(backend: str, pkg, threads=None):
 
 
 def run(model=None, backends=("ort", "torch", "tensorrt"), batches=(1, 16), seconds: float = 1.5,
-        ort_threads=None, log=print) -> dict:
+        ort_threads=None, torch_threads=None, rounds: int = 3, log=print) -> dict:
     from . import modelpack
     from .preprocess import preprocess
     from .scorers import BackendUnavailable
@@ -97,6 +97,10 @@ def run(model=None, backends=("ort", "torch", "tensorrt"), batches=(1, 16), seco
     try:
         import torch
 
+        # same thread count as ONNX Runtime's default, so the comparison is like for like
+        from .scorers import default_ort_threads
+
+        torch.set_num_threads(int(torch_threads or default_ort_threads()))
         torch_threads = torch.get_num_threads()
     except ImportError:
         torch, torch_threads = None, None
@@ -110,20 +114,33 @@ def run(model=None, backends=("ort", "torch", "tensorrt"), batches=(1, 16), seco
             configs.append((b, None))
             if b == "torch" and torch is not None and torch.cuda.is_available():
                 configs.append(("torch-cuda", None))
-    results, skipped = [], {}
+    results, skipped, scorers = [], {}, []
     for backend, th in configs:
         label = backend if th is None else f"{backend}/{th}t"
         try:
-            scorer = _make(backend, pkg, th)
+            scorers.append((label, _make(backend, pkg, th)))
         except (BackendUnavailable, ImportError) as e:
             skipped[label] = str(e)
             log(f"{label}: skipped ({e})")
-            continue
+    # interleaved rounds: every configuration is measured once per round, so a burst of load from
+    # other processes hits all of them alike; each row keeps its best round and the spread
+    rounds = max(1, int(rounds))
+    per = {}
+    for rnd in range(rounds):
+        for label, scorer in scorers:
+            for B in batches:
+                frames = [frame] * B
+                x = scorer.preprocess(frames, ROI_1080).copy()
+                e2e = _stats(measure(lambda: scorer.score(frames, ROI_1080), seconds / rounds), B)
+                mod = _stats(measure(lambda: scorer.score_tensor(x), seconds / rounds), B)
+                per.setdefault((label, B), []).append((e2e, mod))
+    for label, scorer in scorers:
         for B in batches:
-            frames = [frame] * B
-            x = scorer.preprocess(frames, ROI_1080).copy()
-            e2e = _stats(measure(lambda: scorer.score(frames, ROI_1080), seconds), B)
-            mod = _stats(measure(lambda: scorer.score_tensor(x), seconds), B)
+            runs = per[(label, B)]
+            e2e = max((r[0] for r in runs), key=lambda d: d["frames_per_s"])
+            mod = max((r[1] for r in runs), key=lambda d: d["frames_per_s"])
+            e2e["rounds_frames_per_s"] = [round(r[0]["frames_per_s"], 1) for r in runs]
+            mod["rounds_frames_per_s"] = [round(r[1]["frames_per_s"], 1) for r in runs]
             row = {
                 "backend": scorer.backend,
                 "label": label,
@@ -176,6 +193,7 @@ def run(model=None, backends=("ort", "torch", "tensorrt"), batches=(1, 16), seco
                   "hash": pkg.model_hash[:16], "trained": pkg.trained},
         "frame": {"shape": list(frame.shape), "roi": list(ROI_1080)},
         "seconds_per_measurement": seconds,
+        "rounds": rounds,
         "preprocess": pre,
         "results": results,
         "skipped": skipped,
@@ -191,12 +209,14 @@ def table(res: dict) -> str:
     p = res["preprocess"]
     lines.append(f"preprocess alone (1920x1080 BGR): p50 {p['p50_ms']:.3f} ms, p95 {p['p95_ms']:.3f} ms, "
                  f"{p['frames_per_s']:.0f} frames/s")
-    hdr = f"| {'backend':10s} | batch | e2e frames/s | e2e p50 ms | e2e p95 ms | model frames/s | GFLOP/s |"
+    hdr = (f"| {'backend':10s} | batch | e2e frames/s | e2e p50 ms | e2e p95 ms | model frames/s | GFLOP/s "
+           f"| e2e frames/s per round |")
     lines += [hdr, "|" + "|".join("-" * (len(c)) for c in hdr.split("|")[1:-1]) + "|"]
     for r in res["results"]:
         e, mo = r["end_to_end"], r["model_only"]
         lines.append(f"| {r['label']:10s} | {r['batch']:5d} | {e['frames_per_s']:12.1f} | {e['p50_ms']:10.3f} | "
-                     f"{e['p95_ms']:10.3f} | {mo['frames_per_s']:14.1f} | {r['achieved_gflop_per_s']:7.2f} |")
+                     f"{e['p95_ms']:10.3f} | {mo['frames_per_s']:14.1f} | {r['achieved_gflop_per_s']:7.2f} "
+                     f"| {' / '.join(f'{v:.0f}' for v in e.get('rounds_frames_per_s', []))} |")
     for k, v in res["skipped"].items():
         lines.append(f"{k}: skipped: {v}")
     t = res["targets"]
@@ -219,7 +239,9 @@ def main_args(args) -> int:
     if not batches or min(batches) < 1:
         raise ValueError(f"--batches {args.batches!r}: need positive integers")
     threads = [int(v) for v in args.threads.split(",")] if getattr(args, "threads", None) else None
-    res = run(args.model, backends, batches, args.seconds, threads, log=lambda m: print(m, file=sys.stderr))
+    res = run(args.model, backends, batches, args.seconds, threads, getattr(args, "torch_threads", None),
+              getattr(args, "rounds", 3),
+              log=lambda m: print(m, file=sys.stderr))
     print(table(res))
     if args.json:
         from .modelpack import atomic_write_bytes
@@ -234,7 +256,9 @@ def main(argv=None) -> int:
     p.add_argument("--json", default=None)
     p.add_argument("--backends", default="ort,torch,tensorrt")
     p.add_argument("--model", default=None)
-    p.add_argument("--seconds", type=float, default=1.5)
+    p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--batches", default="1,16")
     p.add_argument("--threads", default=None)
+    p.add_argument("--torch-threads", type=int, default=None)
+    p.add_argument("--rounds", type=int, default=3)
     return main_args(p.parse_args(argv))

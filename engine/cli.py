@@ -45,9 +45,11 @@ def register(sub) -> None:
     p.add_argument("--json", default=None, metavar="PATH", help="write the results as JSON here")
     p.add_argument("--backends", default="ort,torch,tensorrt", help="comma list of ort,torch,tensorrt (missing ones are skipped)")
     p.add_argument("--model", default=None, help="model file (.fuiqa); default: the shipped default model")
-    p.add_argument("--seconds", type=float, default=1.5, help="time per measurement (default 1.5 s)")
+    p.add_argument("--seconds", type=float, default=3.0, help="time per measurement, over all rounds (default 3 s)")
     p.add_argument("--batches", default="1,16", help="batch sizes (default 1,16)")
     p.add_argument("--threads", default=None, help="ONNX Runtime thread counts to compare, e.g. 1,2")
+    p.add_argument("--torch-threads", type=int, default=None, help="torch threads (default: ONNX Runtime's default)")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best is reported with the spread")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("export", help="export a model's ONNX graph or build its TensorRT engine (cached)")

@@ -95,6 +95,7 @@ class TrainConfig:
     num_threads: int = 2
     device: str = "auto"  # "auto" | "cpu" | "cuda"
     eval_boot: int = 1000  # bootstrap resamples for the test metrics' 95% CIs
+    bn_recal: int = 512  # clean training images used to re-estimate BatchNorm statistics before each validation
 
     def __post_init__(self):
         self.fractions = tuple(float(f) for f in self.fractions)
@@ -239,11 +240,13 @@ def _generator_info(ds) -> dict | None:
     marker = Path(ds.root) / "SYNTHETIC.txt"
     if marker.exists():
         text = marker.read_text(errors="replace")
-        try:
-            d = json.loads(text)
-            return d if isinstance(d, dict) else {"marker": text.strip()[:2000]}
-        except json.JSONDecodeError:
-            return {"marker": text.strip()[:2000]}
+        try:  # `fuiqa synth` writes a short text header, then its settings (seed, n, ...) as JSON
+            d = json.loads(text[text.index("{"):])
+            if isinstance(d, dict):
+                return d
+        except (ValueError, json.JSONDecodeError):
+            pass
+        return {"marker": text.strip()[:2000]}
     return None
 
 
@@ -387,6 +390,39 @@ def embed(model, x_u8: np.ndarray, device, batch: int = 128) -> np.ndarray:
             out.append(model.embed(to_model_input(u8_to_gray01(t))).float().cpu().numpy())
     model.train(was)
     return np.concatenate(out)
+
+
+def recalibrate_bn(model, x_u8: np.ndarray, device, batch: int = 64) -> None:
+    """Re-estimate BatchNorm running statistics on clean (un-mixed, un-augmented) inputs.
+
+    Training batches are half pseudo-samples (mixing averages speckle away) and augmented, and the
+    weights move fast under a short schedule, so the running averages lag and describe a different
+    input distribution than scoring sees; measured on a 200-image set this compressed eval-mode
+    scores to a sixth of their range (raw RMSE 26 vs 6 after recalibration). A forward pass over a
+    few hundred clean training images (exact cumulative average) fixes it.
+    """
+    import torch
+    import torch.nn as nn
+
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns or len(x_u8) == 0:
+        return
+    was = model.training
+    moms = [b.momentum for b in bns]
+    for b in bns:
+        b.reset_running_stats()
+        b.momentum = None  # cumulative average
+    model.train()
+    with torch.no_grad():
+        for i in range(0, len(x_u8), batch):
+            chunk = x_u8[i : i + batch]
+            if len(chunk) < 2:
+                break
+            t = torch.from_numpy(chunk).to(device)[:, None]
+            model(to_model_input(u8_to_gray01(t)))
+    for b, m in zip(bns, moms):
+        b.momentum = m
+    model.train(was)
 
 
 def _predict_sharded(model, x_u8, device) -> np.ndarray:
@@ -573,6 +609,9 @@ def fit(
         if stopped:
             break
         # ---- validate, early stopping, checkpoint
+        if config.bn_recal > 0:
+            sel = np.random.default_rng([config.seed, epoch, 7]).permutation(n)[: config.bn_recal]
+            recalibrate_bn(model, tr.x[np.sort(sel)], device)
         vpred = _predict_sharded(model, data.val.x, device)
         vm = _quick_metrics(vpred, data.val.y)
         improved = vm["srcc"] > best["srcc"] + 1e-4

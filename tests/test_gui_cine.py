@@ -117,3 +117,26 @@ def test_corrupt_file_gives_dialog_not_crash(window, tmp_path, no_dialogs):
     empty.write_bytes(b"")
     assert window.open_cine(str(empty)) is False
     assert len(no_dialogs) == 2
+
+
+def test_open_dicom_cine_exports_no_tags(qtbot, window, tmp_path):
+    """A real multi-frame ultrasound DICOM (SonoSite, 30 frames, from pydicom's examples)."""
+    pydicom = pytest.importorskip("pydicom")
+    from pydicom import examples
+
+    src = examples.get_path("ybr_color")
+    ds = pydicom.dcmread(src, stop_before_pixels=True)
+    window.scorer = BrightnessScorer()
+    with qtbot.waitSignal(window.cine.scoring_done, timeout=30000) as blocker:
+        assert window.open_cine(str(src))
+    assert blocker.args == [True]
+    cine = window.cine
+    assert cine.n == 30 and np.isfinite(cine.scores).all()
+    out = cine.export_csv(tmp_path / "d.csv")
+    text = out.read_text()
+    for tag in ("PatientName", "PatientID", "StudyDate", "InstitutionName"):
+        v = str(getattr(ds, tag, "") or "")
+        if v:
+            assert v not in text
+    pngs = cine.export_pngs(tmp_path / "p", frames=[0])
+    assert pngs and pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

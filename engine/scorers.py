@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,17 +122,19 @@ class Scorer:
         self.package = package
         self.input_size = package.input_size
         self.reason = ""
-        self._buf = np.empty((0, 1, self.input_size, self.input_size), np.float32)
+        self._local = threading.local()  # one reused input buffer per calling thread (live + cine may share a scorer)
 
     @property
     def warning(self) -> str | None:
         return self.package.warning()
 
     def _batch(self, n: int) -> np.ndarray:
-        """A reused (n,1,S,S) float32 buffer (grown, never shrunk)."""
-        if self._buf.shape[0] < n:
-            self._buf = np.empty((max(n, 2 * self._buf.shape[0]), 1, self.input_size, self.input_size), np.float32)
-        return self._buf[:n]
+        """A reused (n,1,S,S) float32 buffer of the calling thread (grown, never shrunk)."""
+        buf = getattr(self._local, "buf", None)
+        if buf is None or buf.shape[0] < n:
+            cap = max(n, 2 * buf.shape[0]) if buf is not None else n
+            buf = self._local.buf = np.empty((cap, 1, self.input_size, self.input_size), np.float32)
+        return buf[:n]
 
     def preprocess(self, frames, rois=None) -> np.ndarray:
         """Frames + ROIs -> the model input batch ``(N,1,S,S)`` (a view of a reused buffer)."""

@@ -36,6 +36,7 @@ import json
 import os
 import re
 import sys
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,6 +293,7 @@ class TensorRTScorer(Scorer):
         self._cap = 0
         self._dev: dict[str, object] = {}
         self._host: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()  # one set of device buffers and one context: one call at a time
         self._ctx = cuda.Device(device).retain_primary_context()
         self.logger = trt.Logger(trt.Logger.WARNING)
         with self._active():
@@ -380,7 +382,7 @@ class TensorRTScorer(Scorer):
             return _concat([self.score_tensor(x[a : a + self.max_batch]) for a in range(0, x.shape[0], self.max_batch)])
         n = int(x.shape[0])
         cuda = self.cuda
-        with self._active():
+        with self._lock, self._active():
             self._ensure(n)
             hin = self._host[self.input_name][:n]
             np.copyto(hin, x, casting="same_kind")

@@ -136,3 +136,24 @@ def test_ort_thread_setting(pkg, monkeypatch):
     s = OrtScorer(pkg)
     assert s.threads == 1 and "1 thread)" in s.reason
     assert OrtScorer(pkg, threads=2).threads == 2
+
+
+def test_one_scorer_used_from_several_threads(pkg, frames):
+    import threading
+
+    s = OrtScorer(pkg)
+    want = {i: s.score([frames[i]]).scores[0] for i in range(len(frames))}
+    errors = []
+
+    def work(i):
+        for _ in range(30):
+            got = s.score([frames[i], frames[i]]).scores
+            if abs(got[0] - want[i]) > 1e-3 or abs(got[1] - want[i]) > 1e-3:
+                errors.append((i, got, want[i]))
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(len(frames))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors

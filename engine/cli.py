@@ -7,7 +7,7 @@
     fuiqa export MODEL [--onnx OUT] [--fp16-onnx OUT] [--tensorrt] [--cache DIR] [--precision fp16|fp32]
 
 Errors a user can cause (missing/corrupt input or model, bad ROI, unavailable backend) print one
-line on stderr and exit with status 2, without a traceback.
+line on stderr and exit with status 2, without a traceback (``FUIQA_DEBUG=1`` shows it).
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import csv
 import functools
 import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -88,6 +89,8 @@ def clean_errors(fn):
         try:
             return fn(args)
         except _user_errors() as e:
+            if os.environ.get("FUIQA_DEBUG"):
+                raise
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             if isinstance(e, OSError) and getattr(e, "filename", None) and str(e.filename) not in msg:
                 msg = f"{e.filename}: {msg}"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
@@ -52,7 +53,6 @@ class MainWindow(QMainWindow):
         return self.model_override or (self.settings.get("scoring/model") or None)
 
     def _load_scorer(self) -> None:
-        from engine.modelpack import ModelError
         from engine.scorers import make_scorer
 
         path = self.active_model_path()
@@ -62,7 +62,7 @@ class MainWindow(QMainWindow):
         try:
             self.scorer = make_scorer(self.backend, path, **kw)
             self.scorer_error = None
-        except (ModelError, ValueError, ImportError, RuntimeError) as e:
+        except Exception as e:  # noqa: BLE001 - ModelError, BackendUnavailable, ValueError ... all fall back
             self.scorer_error = f"{e} — using the shipped default model with ONNX Runtime"
             self.scorer = make_scorer("auto", None, threads=1, spinning=False)
 
@@ -75,6 +75,10 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Model", self.scorer_error)
 
     def _update_model_banner(self) -> None:
+        for b in (self.live.banner, self.cine.banner):
+            b.set_part("model", f"MODEL PROBLEM: {self.scorer_error}" if self.scorer_error else None)
+        if self.scorer_error:
+            print(f"warning: {self.scorer_error}", file=sys.stderr)
         w = self.scorer.warning if self.scorer else None
         pkg = getattr(self.scorer, "package", None)
         if not w and pkg is not None and pkg.synthetic:

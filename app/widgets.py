@@ -141,7 +141,7 @@ class Banner(QLabel):
             self.setVisible(False)
             self.setText("")
             return
-        red = "signal" in self._parts
+        red = "signal" in self._parts or "model" in self._parts
         bg = "#b3261e" if red else "#c77700"
         self.setStyleSheet(f"QLabel {{ background: {bg}; color: white; font-weight: bold; padding: 4px; font-size: 13px; }}")
         self.setText("   •   ".join(self._parts[k] for k in sorted(self._parts, key=_order)))
@@ -149,7 +149,7 @@ class Banner(QLabel):
 
 
 def _order(k: str) -> int:
-    return {"signal": 0, "untrained": 1, "synthetic": 2}.get(k, 9)
+    return {"signal": 0, "model": 1, "untrained": 2, "synthetic": 3}.get(k, 9)
 
 
 class QualityTimeline(QWidget):

@@ -310,3 +310,16 @@ def test_source_menu_lists_demo_and_devices(qtbot, window, monkeypatch):
     assert "Built-in demo (synthetic)" in texts
     dev = [a for a in window.source_menu.actions() if "Epiphan" in a.text()]
     assert dev and "index 2" in dev[0].text() and "v4l2" in dev[0].text() and "1920×1080" in dev[0].text()
+
+
+def test_bad_model_falls_back_to_default_with_banner(qtbot, isolated, no_dialogs, tmp_path):
+    from app.main_window import MainWindow
+    from engine.modelpack import default_model_path
+
+    bad = tmp_path / "broken.fuiqa"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    w = MainWindow(model=str(bad))
+    qtbot.addWidget(w)
+    assert w.scorer.package.path == default_model_path()
+    assert "MODEL PROBLEM" in w.live.banner.parts()["model"] and "broken.fuiqa" in w.live.banner.parts()["model"]
+    w.close()

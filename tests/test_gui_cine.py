@@ -79,7 +79,7 @@ def test_timeline_click_seeks(cine, qtbot):
 def test_play_advances(cine, qtbot):
     cine.seek(0)
     cine.toggle_play()
-    qtbot.waitUntil(lambda: cine.current >= 3, timeout=3000)
+    qtbot.waitUntil(lambda: cine.current >= 3, timeout=10000)
     cine.toggle_play()
     assert not cine.play_timer.isActive()
 

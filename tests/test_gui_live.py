@@ -60,7 +60,7 @@ def _live_fake(window, qtbot, scorer=None, source=None):
     if scorer is not None:
         window.scorer = scorer
     window.live.start("fake", opener=lambda: src)
-    qtbot.waitUntil(lambda: window.live.pipeline.scoring.scored >= 3, timeout=5000)
+    qtbot.waitUntil(lambda: window.live.pipeline.scoring.scored >= 3, timeout=15000)
     return src
 
 
@@ -102,10 +102,10 @@ def test_starts_on_demo_scores_and_gauge_moves(qtbot, window):
     live = window.live
     assert live.spec == "demo"
     qtbot.waitUntil(lambda: live.pipeline is not None and live.pipeline.scoring.scored >= 5, timeout=15000)
-    qtbot.waitUntil(lambda: live.frames_drawn >= 3, timeout=5000)
+    qtbot.waitUntil(lambda: live.frames_drawn >= 3, timeout=15000)
     res = live.pipeline.scoring.result_slot.peek()
     assert 0.0 <= res.score <= 100.0
-    qtbot.waitUntil(lambda: live.gauge.value is not None and live.gauge.value > 5.0, timeout=5000)
+    qtbot.waitUntil(lambda: live.gauge.value is not None and live.gauge.value > 5.0, timeout=15000)
     assert live.gauge.target == pytest.approx(live.last_result.score, abs=1e-3)
     # the default model is untrained and the demo synthetic: both are announced
     parts = live.banner.parts()
@@ -140,15 +140,15 @@ def test_gauge_follows_scores_with_smoothing(qtbot, window):
 def test_fake_source_scores_trend_and_best_frame(qtbot, window):
     _live_fake(window, qtbot, scorer=BrightnessScorer())
     live = window.live
-    qtbot.waitUntil(lambda: len(live._trend) >= 10, timeout=5000)
+    qtbot.waitUntil(lambda: len(live._trend) >= 10, timeout=15000)
     scores = [s for _, s in live._trend]
     assert max(scores) - min(scores) > 10  # the fake's brightness ramps, so scores vary
     assert live.best.score == pytest.approx(max(scores), abs=1e-3) or live.best.score >= max(scores)
     # a box dragged by the user wins over auto-detection and is kept in the settings
     live.set_user_roi((30, 20, 260, 200))
     n = live.pipeline.scoring.scored
-    qtbot.waitUntil(lambda: live.pipeline.scoring.scored > n + 2, timeout=3000)
-    qtbot.waitUntil(lambda: live.last_result.roi == (30, 20, 260, 200), timeout=3000)
+    qtbot.waitUntil(lambda: live.pipeline.scoring.scored > n + 2, timeout=10000)
+    qtbot.waitUntil(lambda: live.last_result.roi == (30, 20, 260, 200), timeout=10000)
     assert live.last_result.roi_kind == "user"
     assert window.settings.user_box() == (30, 20, 260, 200)
     live.auto_roi()
@@ -161,7 +161,7 @@ def test_fake_source_scores_trend_and_best_frame(qtbot, window):
 def test_freeze_with_space_stops_drawing(qtbot, window):
     _live_fake(window, qtbot, scorer=BrightnessScorer())
     live = window.live
-    qtbot.waitUntil(lambda: live.frames_drawn >= 3, timeout=5000)
+    qtbot.waitUntil(lambda: live.frames_drawn >= 3, timeout=15000)
     window.activateWindow()
     window.freeze_action.trigger()  # Space
     assert window.freeze_action.shortcut().toString() == "Space"
@@ -174,20 +174,20 @@ def test_freeze_with_space_stops_drawing(qtbot, window):
     assert live.pipeline.capture.captured > 0  # capture goes on behind the frozen view
     window.freeze_action.trigger()
     assert not live.frozen
-    qtbot.waitUntil(lambda: live.frames_drawn > drawn, timeout=3000)
+    qtbot.waitUntil(lambda: live.frames_drawn > drawn, timeout=10000)
 
 
 def test_snapshot_saves_roi_only(qtbot, window, isolated):
     _live_fake(window, qtbot, scorer=BrightnessScorer())
     window.live.set_user_roi((30, 20, 260, 200))
-    qtbot.waitUntil(lambda: window.live.last_result.roi == (30, 20, 260, 200), timeout=3000)
+    qtbot.waitUntil(lambda: window.live.last_result.roi == (30, 20, 260, 200), timeout=10000)
     acts = {a.text().replace("&", ""): a for a in window.actions()}
     assert acts["Snapshot"].shortcut().toString() == "S"
     assert acts["Record"].shortcut().toString() == "R"
     assert acts["Heatmap"].shortcut().toString() == "H"
     paths = window.live.snapshot()
     assert len(paths) == 2
-    qtbot.waitUntil(lambda: all(p.exists() for p in paths), timeout=3000)
+    qtbot.waitUntil(lambda: all(p.exists() for p in paths), timeout=10000)
     img = cv2.imread(str(paths[0]), cv2.IMREAD_UNCHANGED)
     x, y, w, h = window.live.last_result.roi
     assert img.shape[:2] == (h, w)  # only the ROI is written
@@ -227,22 +227,21 @@ def test_signal_lost_and_regained(qtbot, window, no_dialogs):
     src = _live_fake(window, qtbot, scorer=BrightnessScorer())
     live = window.live
     live.pipeline.capture.retry_s = 0.2  # quicker than the 1 s default, same code path
-    qtbot.waitUntil(lambda: live.frames_drawn >= 2, timeout=3000)
-    with qtbot.waitSignal(live.pipeline.signals.signal_lost, timeout=3000):
+    qtbot.waitUntil(lambda: live.frames_drawn >= 2, timeout=10000)
+    with qtbot.waitSignal(live.pipeline.signals.signal_lost, timeout=10000):
         src.unplug()
     assert live.signal_lost
     assert "SIGNAL LOST" in live.banner.parts()["signal"]
     assert live.overlay_text.isVisible()
     kept = live.image_item.image
     assert kept is not None  # the last frame stays on screen
-    qtbot.wait(700)
-    assert src.reads_while_lost >= 2  # it keeps retrying ...
+    qtbot.waitUntil(lambda: src.reads_while_lost >= 2, timeout=10000)  # it keeps retrying ...
     assert live.pipeline.capture.lost_count == 1  # ... but said so once
     scored = live.pipeline.scoring.scored
-    with qtbot.waitSignal(live.pipeline.signals.signal_regained, timeout=3000):
+    with qtbot.waitSignal(live.pipeline.signals.signal_regained, timeout=10000):
         src.replug()
     assert not live.signal_lost and "signal" not in live.banner.parts()
-    qtbot.waitUntil(lambda: live.pipeline.scoring.scored > scored + 3, timeout=3000)
+    qtbot.waitUntil(lambda: live.pipeline.scoring.scored > scored + 3, timeout=10000)
     assert no_dialogs == []  # no dialog storm: no dialog at all
 
 
@@ -263,9 +262,9 @@ def test_device_missing_at_start_is_retried(qtbot, window, no_dialogs):
     live = window.live
     live.start("device:0", opener=opener)
     live.pipeline.capture.retry_s = 0.1
-    qtbot.waitUntil(lambda: live.signal_lost, timeout=3000)
+    qtbot.waitUntil(lambda: live.signal_lost, timeout=10000)
     assert "SIGNAL LOST" in live.banner.parts()["signal"]
-    qtbot.waitUntil(lambda: live.pipeline.scoring.scored >= 2, timeout=5000)
+    qtbot.waitUntil(lambda: live.pipeline.scoring.scored >= 2, timeout=15000)
     assert len(tries) == 3 and not live.signal_lost
     assert no_dialogs == []
 
@@ -304,7 +303,7 @@ def test_source_menu_lists_demo_and_devices(qtbot, window, monkeypatch):
     card = SimpleNamespace(index=2, name="Epiphan DVI2USB 3.0", backend="v4l2", width=1920, height=1080)
     monkeypatch.setattr(compat, "list_devices", lambda: [card])
     window.refresh_devices()  # probed off the GUI thread
-    qtbot.waitUntil(lambda: window.devices is not None, timeout=3000)
+    qtbot.waitUntil(lambda: window.devices is not None, timeout=10000)
     window._fill_source_menu()
     texts = [a.text() for a in window.source_menu.actions()]
     assert "Built-in demo (synthetic)" in texts

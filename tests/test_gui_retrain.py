@@ -163,6 +163,16 @@ def test_retrain_real_trainer_tiny_set(qtbot, window, tmp_path):
     assert d.state == "compare", d.log.toPlainText()[-2000:]
     assert Path(d.new_model).exists()
     assert "srcc" in d.eval_results["new"] and "srcc" in d.eval_results["current"]
+    assert [e["epoch"] for e in d.events if e["event"] == "epoch"] == [1]
+    # a second run, cancelled mid-way by the real trainer's SIGTERM handling: no model, nothing changed
+    before = window.settings.get("scoring/model")
+    d.epochs.setValue(200)
+    assert d.start(str(data))
+    qtbot.waitUntil(lambda: any(e["event"] in ("step", "epoch") for e in d.events), timeout=300000)
+    with qtbot.waitSignal(d.state_changed, timeout=60000, check_params_cb=lambda s: s == "cancelled"):
+        d.cancel()
+    assert not (d.out_dir / "model.fuiqa").exists()
+    assert window.settings.get("scoring/model") == before
 
 
 def test_tools_tensorrt_disabled_with_reason_and_benchmark(qtbot, window, no_dialogs):

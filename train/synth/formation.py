@@ -278,6 +278,12 @@ def form(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisition, rng:
     sweep; otherwise it is drawn from ``rng``."""
     phase = float(rng.uniform(0, 2 * np.pi)) if speckle is None else 0.7
     echo, att, members, area = tissue_maps(scene, geom, pose, acq, phase, measure)
+    # tissue heterogeneity coarser than speckle (vessels, fibres, lobules): a smooth log-normal field,
+    # fixed for a given phase so a sweep does not flicker
+    trng = np.random.default_rng(int(phase * 1e6))
+    lo = trng.standard_normal((max(4, geom.nr // 10), max(4, geom.na // 10))).astype(np.float32)
+    tex = cv2.resize(lo, (geom.na, geom.nr), interpolation=cv2.INTER_CUBIC)
+    echo = echo * np.exp(0.28 * tex)
     dr = geom.depth / geom.nr
     r = (np.arange(geom.nr, dtype=np.float32) + 0.5) * dr
     T = np.exp(-np.cumsum(att * dr, axis=0) + att * dr)  # transmission to each sample and back

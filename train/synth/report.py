@@ -21,7 +21,7 @@ def _band_colour(v: float) -> tuple[int, int, int]:
     return (80, 200, 80) if v >= 80 else ((0, 200, 255) if v >= 60 else (80, 80, 255))
 
 
-def contact_sheet(root, out_png, *, n: int = 60, cols: int = 10, tile: int = 150, title: str | None = None) -> Path:
+def contact_sheet(root, out_png, *, n: int = 50, cols: int = 10, tile: int = 128, title: str | None = None) -> Path:
     """``n`` images spread evenly over the label range, sorted by mos, label and missing criteria under each."""
     root = Path(root)
     rows = list(csv.DictReader(open(root / "labels.csv", newline="")))
@@ -122,7 +122,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sheet")
     ap.add_argument("--curve")
     ap.add_argument("--sweep", default="sweep_000")
-    ap.add_argument("--n", type=int, default=60)
+    ap.add_argument("--n", type=int, default=50)
     a = ap.parse_args(argv)
     root = Path(a.root)
     if a.sheet:

@@ -20,6 +20,7 @@ thread is queued by Qt. This module imports no torch.
 """
 from __future__ import annotations
 
+import collections
 import threading
 import time
 import traceback
@@ -353,6 +354,8 @@ class ScoringWorker(threading.Thread):
         self._auto_kind = "full"
         self._auto_t = -1e9
         self._auto_shape = None
+        self._recent: collections.deque = collections.deque(maxlen=8)
+        self._recent_t = -1e9
         self.errors = 0
         self._lock = threading.Lock()
         self.sink: Callable[[LiveResult], None] | None = None  # e.g. the recorder's CSV (this thread)
@@ -378,9 +381,17 @@ class ScoringWorker(threading.Thread):
             return tuple(int(v) for v in pol.user_box), "user"
         if not pol.enabled:
             return (0, 0, img.shape[1], img.shape[0]), "full"
+        # keep a few recent frames (one every 0.2 s): the ROI is found on their pixelwise maximum, so a
+        # dark moment (probe lifted, freeze on the scanner) does not shrink it
+        if self._recent and self._recent[-1].shape != img.shape:
+            self._recent.clear()
+        if not self._recent or now - self._recent_t >= 0.2:
+            self._recent.append(img)
+            self._recent_t = now
         if self._auto_roi is None or now - self._auto_t > pol.auto_every_s or self._auto_shape != img.shape[:2]:
             try:
-                r = self.roi_finder(img)
+                probe = np.max(np.stack(self._recent), axis=0) if len(self._recent) > 1 else img
+                r = self.roi_finder(probe)
                 box, kind = tuple(int(v) for v in r.box), r.kind
             except Exception:  # noqa: BLE001 - a failing ROI finder must not stop scoring
                 box, kind = (0, 0, img.shape[1], img.shape[0]), "full"

@@ -47,6 +47,7 @@ class ModelManager(QDialog):
         self.table.setSelectionMode(QTableWidget.SingleSelection)
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setVisible(False)
         self.details = QLabel("")
         self.details.setWordWrap(True)
         self.table.itemSelectionChanged.connect(self._selected)
@@ -80,7 +81,7 @@ class ModelManager(QDialog):
             vals = ["●" if m["active"] else "",
                     (pkg.name if pkg else Path(m["path"]).name) + (" (shipped default)" if m["default"] else ""),
                     ("yes" if pkg.trained else "NO (untrained)") if pkg else "unreadable",
-                    ("SYNTHETIC" if pkg.synthetic else (meta.get("data_hash", "")[:10] or "?")) if pkg else m["error"],
+                    ("SYNTHETIC" if pkg.synthetic else (str(meta.get("data_hash") or "")[:10] or "—")) if pkg else m["error"],
                     f"{met['srcc']:.3f}" if "srcc" in met else "—",
                     f"{met['plcc']:.3f}" if "plcc" in met else "—",
                     str(meta.get("created", "")),

@@ -94,7 +94,7 @@ class RetrainDialog(QDialog):
         self.loss_plot = pg.PlotWidget(title="training loss")
         self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen((240, 180, 40), width=2), symbol="o", symbolSize=5)
         self.val_plot = pg.PlotWidget(title="validation SRCC (blue) / PLCC (green)")
-        self.val_plot.setYRange(-0.1, 1.0)
+        self.val_plot.setYRange(-0.1, 1.05)
         self.srcc_curve = self.val_plot.plot([], [], pen=pg.mkPen((80, 160, 255), width=2), symbol="o", symbolSize=5)
         self.plcc_curve = self.val_plot.plot([], [], pen=pg.mkPen((60, 200, 90), width=2), symbol="t", symbolSize=5)
         for p in (self.loss_plot, self.val_plot):
@@ -107,6 +107,9 @@ class RetrainDialog(QDialog):
         self.table.setHorizontalHeaderLabels(["test split", "current model", "new model"])
         self.table.setVisible(False)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.setMaximumHeight(190)
         self.accept_btn = QPushButton("Use the new model")
         self.accept_btn.setVisible(False)
         self.accept_btn.clicked.connect(self.accept_new)
@@ -152,6 +155,7 @@ class RetrainDialog(QDialog):
                                 "Choose a folder with labels.csv (columns name,mos[,std][,split]) and the images.")
             return False
         self.data = data
+        self.data_edit.setText(data)
         self.settings.set("paths/train_data", data)
         self.out_dir = self.settings.models_dir() / f"model_{stamp()}"
         args = ["train", data, "--out", str(self.out_dir), "--progress-jsonl", "--epochs", str(self.epochs.value()),

@@ -236,3 +236,22 @@ def test_ctrl_c_keeps_the_frames_scored_so_far(tmp_path, capsys, trained_model, 
     rc = main(["score", str(mp4), "--out", str(out), "--model", str(trained_model), "--batch", "4", "--backend", "ort"])
     assert rc == 130 and "interrupted" in capsys.readouterr().err
     assert len(read_csv(out)) == 8  # two batches of 4 were scored before Ctrl-C
+
+
+def test_heatmap_overlay_colours_only_the_roi():
+    from engine.cli import heatmap_overlay
+
+    frame = np.full((100, 200, 3), 100, np.uint8)
+    good = heatmap_overlay(frame, np.full((16, 16), 100.0, np.float32), (50, 20, 80, 60), 128)
+    poor = heatmap_overlay(frame[:, :, 0], np.zeros((16, 16), np.float32), (50, 20, 80, 60), 128)
+    assert good.shape == poor.shape == (100, 200, 3)
+    np.testing.assert_array_equal(good[:10], frame[:10])  # outside the ROI untouched
+    b, g, r = good[50, 60].astype(int)
+    assert g > r + 50 and g > b + 50  # 100 points: green
+    b, g, r = poor[50, 60].astype(int)
+    assert r > g + 50 and r > b + 50  # 0 points: red
+    mask = np.zeros((100, 200), bool)
+    mask[20:50, 50:130] = True  # only the top half of the ROI is image
+    m = heatmap_overlay(frame, np.zeros((16, 16), np.float32), (50, 20, 80, 60), 128, mask=mask)
+    np.testing.assert_array_equal(m[60, 60], frame[60, 60])
+    assert m[30, 60, 2] > m[30, 60, 1] + 50

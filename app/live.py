@@ -156,9 +156,11 @@ class LiveView(QWidget):
         self.trend.setLabel("bottom", "seconds")
         self.trend.setTitle("Quality, last 30 s", size="9pt")
         good, acc = self.settings.get("thresholds/good"), self.settings.get("thresholds/acceptable")
+        self._bands = []
         for lo, hi, col in ((0, acc, (210, 60, 50, 40)), (acc, good, (230, 170, 30, 40)), (good, 100, (46, 160, 67, 40))):
             r = pg.LinearRegionItem((lo, hi), orientation="horizontal", movable=False, brush=pg.mkBrush(*col), pen=pg.mkPen(None))
             self.trend.addItem(r)
+            self._bands.append(r)
         self.trend_curve = self.trend.plot([], [], pen=pg.mkPen((240, 240, 240), width=2))
 
         self.best_label = QLabel("Best frame of this sweep\n(none yet)")
@@ -229,6 +231,11 @@ class LiveView(QWidget):
         lay.setSpacing(2)
         lay.addWidget(self.banner)
         lay.addWidget(split, 1)
+
+    def apply_thresholds(self, good: float, acceptable: float) -> None:
+        self.gauge.set_thresholds(good, acceptable)
+        for r, reg in zip(self._bands, ((0, acceptable), (acceptable, good), (good, 100))):
+            r.setRegion(reg)
 
     # ------------------------------------------------------------------ source / pipeline
     def start(self, spec: str = "demo", opener=None, name: str | None = None) -> None:

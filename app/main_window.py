@@ -317,7 +317,7 @@ class MainWindow(QMainWindow):
         d = SettingsDialog(self.settings, self)
         if d.exec():
             self.live.gauge.smoothing_s = self.settings.get("gauge/smoothing_s")
-            self.live.gauge.set_thresholds(self.settings.get("thresholds/good"), self.settings.get("thresholds/acceptable"))
+            self.live.apply_thresholds(self.settings.get("thresholds/good"), self.settings.get("thresholds/acceptable"))
             new_backend = self.settings.get("scoring/backend")
             if new_backend != self.backend:
                 self.backend = new_backend

@@ -189,6 +189,8 @@ def build_head(ga: float, rng: np.random.Generator) -> Scene:
         _e("atrium_r", "fluid", (-0.52 * a, -0.30 * b, 0.30 * c), (0.18 * a, 0.08 * b, 0.22 * c), _rot("z", 15)),
         _e("choroid_l", "membrane", (-0.54 * a, 0.30 * b, 0.30 * c), (0.12 * a, 0.05 * b, 0.15 * c), _rot("z", -15)),
         _e("choroid_r", "membrane", (-0.54 * a, -0.30 * b, 0.30 * c), (0.12 * a, 0.05 * b, 0.15 * c), _rot("z", 15)),
+        _e("insula_l", "membrane", (-0.02 * a, 0.62 * b, 0.05 * c), (0.26 * a, 0.5, 0.35 * c), _rot("z", 12), edge=0.5),
+        _e("insula_r", "membrane", (-0.02 * a, -0.62 * b, 0.05 * c), (0.26 * a, 0.5, 0.35 * c), _rot("z", -12), edge=0.5),
         _e("falx", "membrane", (0, 0, 0.15 * c), (0.93 * a, 0.45, 0.85 * c), edge=0.5),
         _e("thalamus_l", "thalamus", (-0.10 * a, 0.15 * b, -0.04 * c), (0.20 * a, 0.15 * b, 0.26 * c), _rot("z", 20)),
         _e("thalamus_r", "thalamus", (-0.10 * a, -0.15 * b, -0.04 * c), (0.20 * a, 0.15 * b, 0.26 * c), _rot("z", -20)),

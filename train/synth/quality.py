@@ -196,7 +196,7 @@ def score(spec: Spec, measures: dict) -> dict:
         plane_ok = 1.0 - _smooth(ang, 20.0, 60.0)
     else:
         plane_ok = 1.0 - _smooth(spec.pose.tilt_deg(), 4.0, 22.0)
-    zoom_ok = _ramp(spec.fill, 0.28, 0.5) * (1.0 - _ramp(spec.fill, 0.92, 1.25))
+    zoom_ok = _ramp(spec.fill, 0.3, 0.58) * (1.0 - _ramp(spec.fill, 0.92, 1.25))
     a = spec.acq
     settings_ok = float(np.exp(-((a.gain_db / 13.0) ** 2)) * np.exp(-((np.log2(a.dr_db / 60.0) / 0.55) ** 2)))
     blur = float(np.hypot(1.3 * (a.psf_scale - 1.0), a.motion_mm))

@@ -186,3 +186,31 @@ def test_demo_writer_small(tmp_path):
     ok, f = cap.read()
     assert ok and f.shape == (240, 320, 3)
     assert f[:30, :90].max() > 150  # "SYNTHETIC" burned in at the top left
+
+
+def test_sampled_labels_spread_over_the_range():
+    from train.synth.dataset import render_item
+
+    mos = np.array([float(render_item(PLANES[i % 3], 8, i, SIZE)[1]["mos"]) for i in range(90)])
+    assert (mos < 30).mean() >= 0.15 and ((mos >= 30) & (mos < 80)).mean() >= 0.25 and (mos >= 80).mean() >= 0.1
+    hist = np.histogram(mos, bins=5, range=(0, 100))[0]
+    assert hist.min() >= 5  # no empty fifth of the range
+
+
+def test_demo_asset_matches_its_labels():
+    root = Path(__file__).resolve().parents[1] / "assets" / "demo"
+    rows = list(csv.DictReader(open(root / "demo_sweep.csv")))
+    cap = cv2.VideoCapture(str(root / "demo_sweep.mp4"))
+    n = 0
+    first = None
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        first = f if first is None else first
+        n += 1
+    assert n == len(rows) >= 250 and abs(cap.get(cv2.CAP_PROP_FPS) - 25) < 0.5
+    assert first.shape == (480, 640, 3) and first[:30, :130].max() > 150  # SYNTHETIC burned in
+    mos = np.array([float(r["mos"]) for r in rows])
+    assert mos.max() >= 80 and mos.min() < 60  # quality rises to standard and falls
+    assert (root / "demo_sweep.mp4").stat().st_size < 2_000_000

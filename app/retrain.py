@@ -299,7 +299,7 @@ class RetrainDialog(QDialog):
 
     def _show_compare(self):
         cur, new = self.eval_results.get("current", {}), self.eval_results.get("new", {})
-        rows = [m for m in METRICS if m in cur or m in new] + ["n", "trained"]
+        rows = [m for m in METRICS if m in cur or m in new] + ["n", "trained", "synthetic_training_data"]
         self.table.setRowCount(len(rows))
         for r, m in enumerate(rows):
             self.table.setItem(r, 0, QTableWidgetItem(m.upper() if m in METRICS else m))

@@ -83,6 +83,7 @@ def test_retrain_to_the_end_then_accept_and_restore(qtbot, window, fake_trainer)
     assert d.eval_results["new"]["srcc"] == pytest.approx(0.81)
     assert not d.table.isHidden() and d.table.item(0, 0).text() == "SRCC"
     assert d.table.item(0, 1).text() == "0.0200" and d.table.item(0, 2).text() == "0.8100"
+    assert d.table.rowCount() == 7  # srcc plcc krcc rmse, n, trained, synthetic_training_data
     # not active until accepted
     assert window.settings.get("scoring/model") in ("", None)
     new = d.new_model

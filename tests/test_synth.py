@@ -214,3 +214,8 @@ def test_demo_asset_matches_its_labels():
     mos = np.array([float(r["mos"]) for r in rows])
     assert mos.max() >= 80 and mos.min() < 60  # quality rises to standard and falls
     assert (root / "demo_sweep.mp4").stat().st_size < 2_000_000
+
+
+def test_unknown_factor_is_an_error():
+    with pytest.raises(ValueError, match="unknown quality factor"):
+        render_sample("head", 0, 0, size=SIZE, severity={"blurr": 0.5})

@@ -67,7 +67,10 @@ def sample_severities(plane: str, rng: np.random.Generator) -> dict[str, float]:
 def spec_from_severities(plane: str, sev: dict[str, float], rng: np.random.Generator, *, ga: float | None = None,
                          nr: int = 256, na: int = 192) -> Spec:
     """Geometry, pose and acquisition for the given severities (missing factors = 0)."""
-    s = {f: float(sev.get(f, 0.0)) for f in FACTORS}
+    bad = sorted(set(sev) - set(FACTORS))
+    if bad:
+        raise ValueError(f"unknown quality factor(s) {', '.join(bad)}; known: {', '.join(FACTORS)}")
+    s = {f: float(np.clip(sev.get(f, 0.0), 0.0, 1.0)) for f in FACTORS}
     ga = float(rng.uniform(*GA_RANGE)) if ga is None else float(ga)
     scene = build_scene(plane, ga, rng)
     ex, ey = scene.extent

@@ -20,7 +20,8 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QLis
                                QMessageBox, QProgressBar, QPushButton, QSpinBox, QSplitter, QStyle, QToolButton,
                                QVBoxLayout, QWidget)
 
-from . import compat
+from engine import sources
+from engine.roi import find_roi_stack
 from .settings import Settings
 from .widgets import Banner, QualityTimeline, band_color, band_label, blend_heat, to_qimage
 
@@ -31,7 +32,7 @@ def looks_synthetic(path: str) -> bool:
     """The demo sweep, a file named synthetic, or one inside a `fuiqa synth` output (SYNTHETIC.txt)."""
     p = Path(path).resolve()
     try:
-        if p == compat.demo_path().resolve():
+        if p == sources.demo_path().resolve():
             return True
     except OSError:
         pass
@@ -63,7 +64,7 @@ class CineJob(QObject):
 
     def run(self):
         try:
-            src = compat.open_source(self.path)
+            src = sources.open_source(self.path)
         except Exception as e:  # noqa: BLE001
             self.finished.emit(False, f"cannot open {Path(self.path).name}: {e}")
             return
@@ -114,7 +115,7 @@ class CineJob(QObject):
         same = [f for f in frames if f.shape == frames[0].shape]
         stack = np.max(np.stack(same), axis=0)
         try:
-            r = compat.find_roi(stack)
+            r = find_roi_stack(same)
             roi, kind = tuple(int(v) for v in r.box), r.kind
         except Exception:  # noqa: BLE001
             roi, kind = (0, 0, stack.shape[1], stack.shape[0]), "full"
@@ -258,10 +259,10 @@ class CineReview(QWidget):
         """Open a cine; a bad file gives a dialog (and returns False), never a crash."""
         path = str(path)
         try:
-            src = compat.open_source(path)
+            src = sources.open_source(path)
             first = src.read()
             if first is None:
-                raise compat.SourceError("it holds no frames")
+                raise sources.SourceError("it holds no frames")
             info = (getattr(src, "frame_count", None), getattr(src, "fps", None), bool(getattr(src, "synthetic", False)))
             src.close()
         except Exception as e:  # noqa: BLE001
@@ -381,7 +382,7 @@ class CineReview(QWidget):
         if self.path and 0 <= i < self.n:
             try:
                 if self._display_src is None:
-                    self._display_src = compat.open_source(self.path)
+                    self._display_src = sources.open_source(self.path)
                 self._display_src.seek(i)
                 f = self._display_src.read()
                 return f.image if f is not None else None

@@ -17,7 +17,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy,
                                QSlider, QSplitter, QVBoxLayout, QWidget)
 
-from . import compat
+from engine import sources
 from .recorder import Recorder, save_png_async, stamp
 from .settings import Settings
 from .widgets import Banner, Gauge, band_color, blend_heat, to_qimage
@@ -247,8 +247,8 @@ class LiveView(QWidget):
             def opener(spec=spec, backend=backend):
                 if spec.startswith("device:"):
                     # "device:N:backend" (from the source menu) names its backend; plain "device:N" uses the setting
-                    return compat.open_spec(spec) if spec.count(":") >= 2 else compat.open_spec(spec, backend=backend)
-                return compat.open_spec(spec)
+                    return sources.open_source(spec) if spec.count(":") >= 2 else sources.open_source(spec, backend=backend)
+                return sources.open_source(spec)
         signals = WorkerSignals()
         cap = CaptureWorker(opener, signals, retry_open=spec.startswith("device:"))
         pol = RoiPolicy(user_box=self.settings.user_box() if self.settings.get("roi/mode") == "user" else None,

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
 
-from . import compat
+from engine import sources
 from .live import LiveView
 from .settings import Settings
 
@@ -180,7 +180,7 @@ class MainWindow(QMainWindow):
 
         def work():
             try:
-                r = compat.list_devices()
+                r = sources.list_devices()
             except Exception:  # noqa: BLE001
                 r = []
             sig.done.emit(r)

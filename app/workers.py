@@ -30,7 +30,8 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from . import compat
+from engine import sources
+from engine.roi import find_roi
 
 clock = time.perf_counter
 
@@ -219,13 +220,13 @@ class CaptureWorker(threading.Thread):
             while not self._halt.is_set():
                 try:
                     f = src.read()
-                except compat.SignalLost as e:
+                except sources.SignalLost as e:
                     src = self._recover(str(e) or "no frames from the device")
                     if src is None:
                         break
                     next_t = clock()
                     continue
-                except compat.SourceError as e:
+                except sources.SourceError as e:
                     self.signals.errored.emit(str(e))
                     break
                 if f is None:
@@ -273,7 +274,7 @@ class CaptureWorker(threading.Thread):
                 if hasattr(src, "reopen"):
                     src.reopen()  # engine.sources devices: release and open the same index again
                 f = src.read()
-            except compat.SourceError:
+            except sources.SourceError:
                 f = None
             except Exception:  # noqa: BLE001
                 f = None
@@ -345,7 +346,7 @@ class ScoringWorker(threading.Thread):
         self.capture = capture
         self.signals = signals
         self.roi_policy = roi_policy or RoiPolicy()
-        self.roi_finder = roi_finder or compat.find_roi
+        self.roi_finder = roi_finder or find_roi
         self.result_slot = LatestSlot()
         self._halt = threading.Event()
         self.scored = 0

@@ -15,7 +15,7 @@ from test_gui_live import isolated, no_dialogs, window  # noqa: F401 - fixtures
 def make_cine(path, n=40):
     """A small mp4 of a synthetic sector scan (with a burned-in text block at the top left, outside
     the fan) whose frames get brighter towards the middle, so scores peak there."""
-    from app.compat import ProceduralDemo
+    from test_gui_fakes import ProceduralDemo
 
     demo = ProceduralDemo(n=n)
     w = None

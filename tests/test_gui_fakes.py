@@ -1,12 +1,13 @@
 """Fakes for the GUI tests: a frame source that can be unplugged, a scorer that follows brightness."""
 from __future__ import annotations
 
+import math
 import threading
 import time
 
 import numpy as np
 
-from app import compat
+from engine import sources
 from engine.scorers import ScoreResult
 
 
@@ -36,14 +37,14 @@ class FakeSource:
         time.sleep(1.0 / self.fps)
         if self.unplugged.is_set():
             self.reads_while_lost += 1
-            raise compat.SignalLost("fake: no frames")
+            raise sources.SignalLost("fake: no frames")
         i = self.i
         self.i += 1
         img = np.zeros(self.shape, np.uint8)
         level = 40 + (i * 7) % 200
         img[20:-20, 30:-30] = level  # the "imaging region"
         img[2:12, 2:60] = 255  # burned-in text outside it
-        return compat.Frame(i, i / self.fps, img)
+        return sources.Frame(i, i / self.fps, img)
 
     def seek(self, index):
         raise NotImplementedError
@@ -78,3 +79,47 @@ class BrightnessScorer:
         s = np.asarray(out, np.float32)
         heat = np.repeat(s[:, None, None], 8, axis=1).repeat(8, axis=2)
         return ScoreResult(s, heat)
+
+
+class ProceduralDemo(sources.FrameSource):
+    """A synthetic sector sweep drawn on the fly (for making small test cines)."""
+
+    def __init__(self, fps: float = 25.0, n: int = 250, size=(480, 640)):
+        super().__init__()
+        self.name = "procedural synthetic sweep"
+        self.fps = fps
+        self.frame_count = n
+        self.live = False
+        self.synthetic = True
+        self._i = 0
+        H, W = size
+        yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+        cx, cy = W / 2, 20.0
+        r = np.hypot(xx - cx, yy - cy)
+        ang = np.degrees(np.arctan2(xx - cx, yy - cy))
+        self._fan = (r < H - 40) & (np.abs(ang) < 38) & (r > 30)
+        self._xx, self._yy = xx, yy
+        self._rng = np.random.default_rng(0)
+        self._shape = size
+
+    def read(self):
+        if self._i >= self.frame_count:
+            return None
+        i = self._i
+        self._i += 1
+        H, W = self._shape
+        t = i / self.frame_count
+        q = 0.5 + 0.5 * math.sin(2 * math.pi * t)  # plane quality goes up and down over the sweep
+        speckle = self._rng.rayleigh(0.35, size=(H, W)).astype(np.float32)
+        img = 60 * speckle
+        ex, ey = W / 2 + 80 * math.sin(3 * t), H * 0.55
+        ell = ((self._xx - ex) / (90 + 20 * q)) ** 2 + ((self._yy - ey) / (70 + 10 * q)) ** 2
+        img += (np.abs(ell - 1) < 0.08 + 0.1 * q) * (90 + 100 * q)
+        img *= self._fan
+        img = np.clip(img, 0, 255).astype(np.uint8)
+        bgr = np.repeat(img[:, :, None], 3, axis=2)
+        bgr[10:30, 10:200] = 200  # burned-in "text" outside the fan
+        return sources.Frame(i, i / self.fps, bgr)
+
+    def seek(self, index: int) -> None:
+        self._i = int(index)

@@ -247,7 +247,7 @@ def test_signal_lost_and_regained(qtbot, window, no_dialogs):
 
 def test_device_missing_at_start_is_retried(qtbot, window, no_dialogs):
     """A capture card not plugged in yet: the view says so and picks it up when it appears."""
-    from app import compat
+    from engine import sources
 
     src = FakeSource()
     tries = []
@@ -255,7 +255,7 @@ def test_device_missing_at_start_is_retried(qtbot, window, no_dialogs):
     def opener():
         tries.append(1)
         if len(tries) < 3:
-            raise compat.SourceError("capture device 0 could not be opened")
+            raise sources.SourceError("capture device 0 could not be opened")
         return src
 
     window.scorer = BrightnessScorer()
@@ -298,10 +298,10 @@ def test_headless_cli_screenshot_and_counts(tmp_path):
 def test_source_menu_lists_demo_and_devices(qtbot, window, monkeypatch):
     from types import SimpleNamespace
 
-    from app import compat
+    from engine import sources
 
     card = SimpleNamespace(index=2, name="Epiphan DVI2USB 3.0", backend="v4l2", width=1920, height=1080)
-    monkeypatch.setattr(compat, "list_devices", lambda: [card])
+    monkeypatch.setattr(sources, "list_devices", lambda: [card])
     window.refresh_devices()  # probed off the GUI thread
     qtbot.waitUntil(lambda: window.devices is not None, timeout=10000)
     window._fill_source_menu()

@@ -106,6 +106,24 @@ def write_report(out_dir: Path, payload: dict, complete: bool) -> None:
             cells = [f"{c[k]['mean']:.4f} ± {c[k]['std']:.4f}" if k != "rmse" else f"{c[k]['mean']:.2f} ± {c[k]['std']:.2f}" for k in KEYS]
             lines.append(f"| {v} | " + " | ".join(cells) + f" | {c['seeds']} | {c['seconds_mean']:.0f} |")
         lines.append("")
+        # paired by seed (same training subset, same initial seed): variant − baseline
+        runs = [r for r in payload["runs"] if str(r["n_train"]) == n]
+        base = {r["seed"]: r for r in runs if r["variant"] == "baseline"}
+        rows = []
+        for v in VARIANTS:
+            if v == "baseline":
+                continue
+            pairs = [(r, base[r["seed"]]) for r in runs if r["variant"] == v and r["seed"] in base]
+            if not pairs:
+                continue
+            d = {k: np.array([a[k] - b[k] for a, b in pairs]) for k in ("srcc", "plcc")}
+            wins = int(sum(x > 0 for x in d["srcc"]))
+            rows.append(f"| {v} | {d['srcc'].mean():+.4f} ± {d['srcc'].std(ddof=1) if len(pairs) > 1 else 0:.4f} | "
+                        f"{d['plcc'].mean():+.4f} ± {d['plcc'].std(ddof=1) if len(pairs) > 1 else 0:.4f} | {wins}/{len(pairs)} |")
+        if rows:
+            lines += [f"Paired by seed against the baseline ({n} images): difference, mean ± std over seeds, and "
+                      "in how many seeds the variant's SRCC beat the baseline's.", "",
+                      "| variant | ΔSRCC | ΔPLCC | SRCC wins |", "|---|---|---|---|", *rows, ""]
     atomic_write_bytes(out_dir / "ablation.md", ("\n".join(lines) + "\n" + payload.get("notes", "")).encode())
     try:
         plot(out_dir / "ablation.png", payload)
@@ -160,14 +178,24 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "docs"))
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--sizes", default="200,1000")
-    ap.add_argument("--epochs-small", type=int, default=10, help="epochs for the 200-image set")
-    ap.add_argument("--epochs-large", type=int, default=3, help="epochs for the largest set")
+    ap.add_argument("--epochs-small", type=int, default=6, help="epochs for the 200-image set")
+    ap.add_argument("--epochs-large", type=int, default=2, help="epochs for the largest set")
     ap.add_argument("--n-val", type=int, default=150)
     ap.add_argument("--n-test", type=int, default=400)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--bn-recal", type=int, default=256)
+    ap.add_argument("--report-only", action="store_true", help="rewrite the table and plot from docs/ablation.json")
+    ap.add_argument("--notes", help="a markdown file appended to docs/ablation.md (the analysis)")
     args = ap.parse_args(argv)
+
+    if args.report_only:
+        payload = json.loads((Path(args.out) / "ablation.json").read_text())
+        if args.notes:
+            payload["notes"] = Path(args.notes).read_text()
+        write_report(Path(args.out), payload, payload.get("complete", False))
+        return 0
 
     import torch
 
@@ -194,25 +222,27 @@ def main(argv=None) -> int:
     epochs = {n: (args.epochs_large if n == max(sizes) and len(sizes) > 1 else args.epochs_small) for n in sizes}
     settings = {"n_test": len(test), "n_val": len(val), "n_pool": len(pool), **seeds, "seeds": args.seeds,
                 "epochs": {str(n): e for n, e in epochs.items()}, "batch_size": args.batch_size, "sizes": sizes,
-                "variants": {v: VARIANTS[v] for v in variants}, "threads": args.threads}
+                "variants": {v: VARIANTS[v] for v in variants}, "threads": args.threads, "bn_recal": args.bn_recal}
     res_path = out_dir / "ablation.json"
     runs = []
     if res_path.exists():  # resume a partial ablation with the same settings
         old = json.loads(res_path.read_text())
-        if old.get("settings") == settings:
+        same = lambda a, b: {k: v for k, v in a.items() if k != "threads"} == {k: v for k, v in b.items() if k != "threads"}  # noqa: E731
+        if same(old.get("settings", {}), settings):
             runs = old.get("runs", [])
             print(f"resuming: {len(runs)} runs already done", flush=True)
     done = {(r["n_train"], r["variant"], r["seed"]) for r in runs}
     total = len(sizes) * len(variants) * args.seeds
-    for seed in range(args.seeds):
-        for n in sizes:
+    for n in sizes:  # the small set first: if time runs out, it is the complete one
+        for seed in range(args.seeds):
             idx = np.random.default_rng([seed, n]).choice(len(pool), n, replace=False) if n < len(pool) else np.arange(len(pool))
             data = Prepared(subset(pool, np.sort(idx)), val, test, S, synthetic=True)
             for v in variants:
                 if (n, v, seed) in done:
                     continue
                 cfg = TrainConfig(**VARIANTS[v], epochs=epochs[n], batch_size=args.batch_size, seed=seed,
-                                  patience=max(3, epochs[n]), eval_boot=0, num_threads=args.threads)
+                                  patience=max(3, epochs[n]), eval_boot=0, num_threads=args.threads,
+                                  bn_recal=args.bn_recal)
                 t = time.time()
                 r = fit(data, work / "runs" / f"{n}_{v}_{seed}", cfg, resume=False, write_model=False)
                 rec = {"n_train": n, "variant": v, "seed": seed, **{k: float(r.metrics[k]) for k in KEYS},

@@ -65,3 +65,10 @@ def test_bootstrap_ci_seeded_and_covers_estimate():
     ev = metrics.evaluate(p, y, n_boot=50)
     assert set(ev["ci95"]) == set(metrics.METRICS)
     assert "plcc" in metrics.format_table(ev)
+
+
+def test_anti_correlated_predictions_keep_their_sign():
+    p, y = _data()
+    m = metrics.compute(-p, y)
+    assert m["plcc"] == pytest.approx(stats.pearsonr(-p, y).statistic, abs=1e-10)
+    assert m["plcc"] < -0.9 and m["srcc"] < -0.9 and "linear" in m["fit"]

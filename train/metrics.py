@@ -5,7 +5,8 @@ logistic mapping of the predictions onto the labels,
 
     f(x) = (b1 - b2) / (1 + exp(-(x - b3) / |b4|)) + b2,
 
-fitted with ``scipy.optimize.curve_fit``; SRCC and KRCC are rank statistics and use the raw
+fitted with ``scipy.optimize.curve_fit`` and required to be increasing (a decreasing fit would report
+an anti-correlated model as a good one); SRCC and KRCC are rank statistics and use the raw
 predictions. ``plcc_raw`` is the plain Pearson correlation without the mapping. If the logistic fit
 fails (or would make things worse, e.g. on degenerate data) the identity/linear mapping is used and
 ``fit`` says so.
@@ -51,9 +52,7 @@ def fit_logistic(pred, mos) -> tuple[np.ndarray | None, str]:
     if np.std(p) < 1e-12:
         return None, "constant predictions"
     # robust initial guess: span of labels, centre at the median prediction, slope from the IQR
-    b1, b2 = float(np.max(y)), float(np.min(y))
-    if _pearson(p, y) < 0:
-        b1, b2 = b2, b1
+    b1, b2 = float(np.max(y)), float(np.min(y))  # an increasing curve: the mapping must not flip the sign
     b3 = float(np.median(p))
     iqr = float(np.subtract(*np.percentile(p, [75, 25])))
     b4 = max(iqr / 2.0, float(np.std(p)) / 4.0, 1e-3)
@@ -65,6 +64,8 @@ def fit_logistic(pred, mos) -> tuple[np.ndarray | None, str]:
         return None, f"fit failed: {e}"
     if not np.all(np.isfinite(params)):
         return None, "fit diverged"
+    if params[0] <= params[1]:  # decreasing: would turn an anti-correlated predictor into a good one
+        return None, "fit not increasing"
     return params, "logistic"
 
 
@@ -89,10 +90,12 @@ def compute(pred, mos) -> dict:
     """PLCC (after mapping), raw PLCC, SRCC, KRCC, RMSE (after mapping), n, and the fit used."""
     p, y = _as_arrays(pred, mos)
     mapped, how = map_predictions(p, y)
+    # PLCC after the (increasing) logistic; with the linear fallback the raw PLCC (keeps its sign)
+    plcc = _pearson(mapped, y) if how == "logistic" else _pearson(p, y)
     srcc = stats.spearmanr(p, y).statistic if np.std(p) > 0 and np.std(y) > 0 else 0.0
     krcc = stats.kendalltau(p, y).statistic if np.std(p) > 0 and np.std(y) > 0 else 0.0
     return {
-        "plcc": _pearson(mapped, y),
+        "plcc": plcc,
         "plcc_raw": _pearson(p, y),
         "srcc": float(np.nan_to_num(srcc)),
         "krcc": float(np.nan_to_num(krcc)),

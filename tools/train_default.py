@@ -121,6 +121,8 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--config", type=Path, default=ROOT / "train" / "configs" / "default.json")
     ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1: on a shared 2-core machine 2 threads were 10x slower per step)")
     ap.add_argument("--install", type=Path, default=modelpack.default_model_path())
     ap.add_argument("--force", action="store_true")
     a = ap.parse_args()
@@ -129,7 +131,7 @@ def main() -> int:
     gen_train = make_set(a.work / "train_data", a.n, a.screen, a.neg, a.seed, a.workers)
     gen_test = make_set(a.work / "heldout_data", a.test_n, a.test_n // 4, max(35, a.test_n // 10), a.test_seed, a.workers)
     print(f"data ready in {time.time() - t0:.0f} s", flush=True)
-    args = ["train", a.work / "train_data", "--out", a.work / "model", "--config", a.config]
+    args = ["train", a.work / "train_data", "--out", a.work / "model", "--config", a.config, "--threads", a.threads]
     if a.epochs:
         args += ["--epochs", a.epochs]
     fuiqa(*args)

@@ -29,7 +29,7 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--seed", type=int)
-    p.add_argument("--threads", type=int, help="torch threads (default 2)")
+    p.add_argument("--threads", type=int, help="torch threads (default 1)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"])
     g = p.add_mutually_exclusive_group()
     g.add_argument("--resume", action="store_true", help="resume from out/checkpoint.pt (error if it does not match)")

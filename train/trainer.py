@@ -92,7 +92,7 @@ class TrainConfig:
     min_eval: int = 2
     skip_bad: bool = False
     # runtime
-    num_threads: int = 2
+    num_threads: int = 1  # 2 OMP threads ran ~10x slower per step whenever another process shared the 2 cores
     device: str = "auto"  # "auto" | "cpu" | "cuda"
     eval_boot: int = 1000  # bootstrap resamples for the test metrics' 95% CIs
     bn_recal: int = 512  # clean training images used to re-estimate BatchNorm statistics before each validation

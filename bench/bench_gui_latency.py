@@ -28,23 +28,26 @@ sys.path.insert(0, str(ROOT))
 
 
 class PacedSynthetic:
-    """Pre-rendered 800×600 BGR sector frames, cycled; paced by the capture worker at ``fps``."""
+    """800×600 BGR frames of the synthetic demo sweep, decoded up front and cycled; paced by the
+    capture worker at ``fps``."""
 
     live = False  # paced by the capture worker (like a file played as live)
     synthetic = True
     frame_count = None
 
     def __init__(self, fps: float, n: int = 48):
-        from app.compat import ProceduralDemo
+        import cv2
+
+        from engine.sources import open_source
 
         self.fps = fps
         self.name = f"synthetic {fps:.0f} fps"
-        d = ProceduralDemo(n=n, size=(600, 800))
-        self.frames = [d.read().image for _ in range(n)]
+        with open_source("demo") as d:
+            self.frames = [cv2.resize(d.read().image, (800, 600)) for _ in range(n)]
         self.i = 0
 
     def read(self):
-        from app.compat import Frame
+        from engine.sources import Frame
 
         img = self.frames[self.i % len(self.frames)]
         self.i += 1

@@ -14,22 +14,9 @@ mkdir -p "$OUT"
 TMP=$(mktemp -d)
 export FUIQA_SETTINGS="$TMP/settings.ini" FUIQA_DATA_DIR="$TMP/data"
 
-# a cine to review: the demo sweep, or a synthetic stand-in while the demo asset is missing
+# a cine to review: the demo sweep (regenerate with `fuiqa synth assets/demo --demo` if missing)
 CINE=assets/demo/demo_sweep.mp4
-if [ ! -f "$CINE" ]; then
-  CINE="$TMP/synthetic_cine.mp4"
-  "$PY" - "$CINE" <<'PY'
-import sys, cv2
-from app.compat import ProceduralDemo
-d = ProceduralDemo(n=120)
-w = None
-for f in iter(d.read, None):
-    if w is None:
-        w = cv2.VideoWriter(sys.argv[1], cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (f.image.shape[1], f.image.shape[0]))
-    w.write(f.image)
-w.release()
-PY
-fi
+[ -f "$CINE" ] || { echo "missing $CINE" >&2; exit 1; }
 
 XPID=""
 cleanup() { [ -n "$XPID" ] && kill "$XPID" 2>/dev/null || true; rm -rf "$TMP"; }

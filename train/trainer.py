@@ -363,8 +363,8 @@ def to_model_input(g):
 # evaluation helpers
 
 
-def predict(model, x_u8: np.ndarray, device, batch: int = 128) -> np.ndarray:
-    """Scores for cached uint8 inputs (N,S,S), eval mode, no grad."""
+def _batched(model, fn, x_u8: np.ndarray, device, batch: int) -> np.ndarray:
+    """Run ``fn(model, inputs)`` over cached uint8 inputs (N,S,S) in eval mode, no grad."""
     import torch
 
     was = model.training
@@ -373,23 +373,19 @@ def predict(model, x_u8: np.ndarray, device, batch: int = 128) -> np.ndarray:
     with torch.no_grad():
         for i in range(0, len(x_u8), batch):
             t = torch.from_numpy(x_u8[i : i + batch]).to(device)[:, None]
-            out.append(model(to_model_input(u8_to_gray01(t)))[0].float().cpu().numpy())
+            out.append(fn(model, to_model_input(u8_to_gray01(t))).float().cpu().numpy())
     model.train(was)
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
-def embed(model, x_u8: np.ndarray, device, batch: int = 128) -> np.ndarray:
-    import torch
+def predict(model, x_u8: np.ndarray, device, batch: int = 128) -> np.ndarray:
+    """Scores for cached uint8 inputs (N,S,S)."""
+    return _batched(model, lambda m, x: m(x)[0], x_u8, device, batch)
 
-    was = model.training
-    model.eval()
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(x_u8), batch):
-            t = torch.from_numpy(x_u8[i : i + batch]).to(device)[:, None]
-            out.append(model.embed(to_model_input(u8_to_gray01(t))).float().cpu().numpy())
-    model.train(was)
-    return np.concatenate(out)
+
+def embed(model, x_u8: np.ndarray, device, batch: int = 128) -> np.ndarray:
+    """Pooled MQF features for cached uint8 inputs (N,S,S) — what CMX clusters on."""
+    return _batched(model, lambda m, x: m.embed(x), x_u8, device, batch)
 
 
 def recalibrate_bn(model, x_u8: np.ndarray, device, batch: int = 64) -> None:

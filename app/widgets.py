@@ -103,7 +103,9 @@ class Gauge(QWidget):
         big.setPointSizeF(max(10.0, r / 5))
         big.setBold(True)
         p.setFont(big)
-        shown = self.target if self.target is not None else None
+        # the number and band follow the smoothed needle: a per-frame value flickers at 25 fps and would
+        # disagree with the needle at a glance
+        shown = self.value if self.value is not None else self.target
         txt = "—" if shown is None else f"{shown:.0f}"
         p.setPen(band_color(shown, self.good, self.acceptable) if not self.stale else QColor(120, 120, 120))
         p.drawText(QRectF(0, cy - r * 0.55, w, r * 0.4), Qt.AlignCenter, txt)

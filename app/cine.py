@@ -154,7 +154,6 @@ class CineReview(QWidget):
         self._build()
         self.play_timer = QTimer(self)
         self.play_timer.timeout.connect(self._play_step)
-        self.setAcceptDrops(True)
 
     def _build(self):
         self.banner = Banner()
@@ -454,15 +453,6 @@ class CineReview(QWidget):
             self.seek(self.n - 1)
         else:
             super().keyPressEvent(e)
-
-    def dragEnterEvent(self, e):
-        if e.mimeData().hasUrls():
-            e.acceptProposedAction()
-
-    def dropEvent(self, e):
-        urls = [u.toLocalFile() for u in e.mimeData().urls() if u.isLocalFile()]
-        if urls:
-            self.open(urls[0])
 
     # ------------------------------------------------------------------ best frames
     def best_indices(self, k: int | None = None, min_gap: int | None = None) -> list[int]:

@@ -342,12 +342,7 @@ class DeviceSource(FrameSource):
     def reopen(self) -> None:
         """Release and open the device again (after :class:`SignalLost`). Raises ``SignalLost`` if it
         is still not there."""
-        if self._cap is not None:
-            try:
-                self._cap.release()
-            except Exception:  # noqa: BLE001
-                pass
-            self._cap = None
+        self._release()
         self._open(lost=True)
         self._closed = False
 
@@ -355,13 +350,16 @@ class DeviceSource(FrameSource):
         raise NotImplementedError(f"{self.name}: a live device cannot seek")
 
     def close(self) -> None:
+        self._release()
+        super().close()
+
+    def _release(self) -> None:
         if self._cap is not None:
             try:
                 self._cap.release()
             except Exception:  # noqa: BLE001
                 pass
             self._cap = None
-        super().close()
 
 
 def list_devices(max_index: int = 8, backend: str | None = "auto", probe: bool = True) -> list[DeviceInfo]:

@@ -21,7 +21,8 @@ def make_varied_model(seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for _ in range(3):
-            m(torch.rand(16, 1, 128, 128, generator=g) * 3 - 1)
+            S = m.cfg.input_size
+            m(torch.rand(16, 1, S, S, generator=g) * 3 - 1)
         m.quality_head[-1].weight.mul_(3)
     return m.eval()
 

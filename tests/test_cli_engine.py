@@ -11,6 +11,7 @@ import pytest
 from pydicom import examples
 
 from app.cli import main
+from engine import modelpack
 from engine_helpers import package_varied
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,7 +193,8 @@ def test_export_onnx_and_fp16_and_tensorrt_unavailable(tmp_path, capsys, trained
             pass
         else:
             assert main(["export", str(trained_model), "--fp16-onnx", str(out16)]) == 0
-            x = np.random.default_rng(0).normal(0, 1, (2, 1, 128, 128)).astype(np.float32)
+            S = modelpack.load(trained_model).input_size
+            x = np.random.default_rng(0).normal(0, 1, (2, 1, S, S)).astype(np.float32)
             a = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]
             b = ort.InferenceSession(str(out16), providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]
             assert b.dtype == np.float32 and np.max(np.abs(a - b)) < 0.5

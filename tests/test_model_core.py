@@ -14,9 +14,10 @@ from engine.preprocess import MEAN, STD, heatmap_to_frame, preprocess, preproces
 def test_model_outputs_and_score_is_attention_pooled_heatmap():
     torch.manual_seed(0)
     m = build_model("rt").eval()
-    x = torch.randn(3, 1, 128, 128)
+    S, H = m.cfg.input_size, m.cfg.input_size // m.cfg.grid_stride
+    x = torch.randn(3, 1, S, S)
     s, q, a = m(x)
-    assert s.shape == (3,) and q.shape == (3, 16, 16) and a.shape == (3, 16, 16)
+    assert s.shape == (3,) and q.shape == (3, H, H) and a.shape == (3, H, H)
     assert torch.all((q >= 0) & (q <= 100))
     assert torch.allclose(a.sum((1, 2)), torch.ones(3), atol=1e-5)
     # the score is exactly the attention-weighted heatmap: the heatmap shown is what made the score
@@ -34,9 +35,10 @@ def test_fusion_last_uses_only_deepest_scale():
     assert len(m.mqf.lateral) == 1
     m2 = build_model("rt", "mqf")
     assert len(m2.mqf.lateral) == 3
-    m2.eval()(torch.randn(2, 1, 128, 128))
+    S, H = m2.cfg.input_size, m2.cfg.input_size // m2.cfg.grid_stride
+    m2.eval()(torch.randn(2, 1, S, S))
     w = m2.mqf.last_scale_weights
-    assert w.shape == (2, 3, 16, 16) and torch.allclose(w.sum(1), torch.ones(2, 16, 16), atol=1e-5)
+    assert w.shape == (2, 3, H, H) and torch.allclose(w.sum(1), torch.ones(2, H, H), atol=1e-5)
 
 
 def test_unknown_arch_rejected():
@@ -96,9 +98,10 @@ def test_package_roundtrip_and_corruption(tmp_path):
     pkg = package_model(m, p, name="t", trained=False)
     assert pkg.warning() and "UNTRAINED" in pkg.warning()
     again = modelpack.load(p)
-    assert again.meta["arch"]["name"] == "rt" and again.input_size == 128
+    S = m.cfg.input_size
+    assert again.meta["arch"]["name"] == "rt" and again.input_size == S
     m2 = modelpack.torch_model(again)
-    x = torch.randn(1, 1, 128, 128)
+    x = torch.randn(1, 1, S, S)
     assert torch.allclose(m.eval()(x)[0], m2(x)[0])
 
     # truncated file

@@ -28,7 +28,8 @@ def test_ort_and_torch_agree_on_real_frames(pkg, frames, ort_scorer):
     rois = [None, (40, 20, 240, 200), None, (0, 0, 320, 240), (100, 50, 400, 300), None]
     a = ort_scorer.score(frames, rois)
     b = TorchScorer(pkg, device="cpu").score(frames, rois)
-    assert a.scores.shape == (6,) and a.heatmaps.shape == (6, 16, 16) and a.attention.shape == (6, 16, 16)
+    H = pkg.input_size // pkg.meta["arch"]["grid_stride"]
+    assert a.scores.shape == (6,) and a.heatmaps.shape == (6, H, H) and a.attention.shape == (6, H, H)
     assert np.all((a.scores >= 0) & (a.scores <= 100))
     # the comparison means something: the frames get clearly different scores
     assert np.ptp(a.scores) > 1.0
@@ -91,7 +92,8 @@ def test_large_inputs_are_chunked_with_identical_results(pkg, frames):
     whole = s.score(many).scores
     s.max_batch = 4
     chunked = s.score(many)
-    assert chunked.scores.shape == (11,) and chunked.heatmaps.shape == (11, 16, 16)
+    H = pkg.input_size // pkg.meta["arch"]["grid_stride"]
+    assert chunked.scores.shape == (11,) and chunked.heatmaps.shape == (11, H, H)
     np.testing.assert_allclose(whole, chunked.scores, atol=1e-4)
     # results are not views of the reused batch buffer: scoring again does not change them
     keep = chunked.scores.copy()

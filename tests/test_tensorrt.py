@@ -266,7 +266,8 @@ def make_fake_trt(version="10.8.0", cuda=None, io_order=None, rename=None, fail_
             self.ext = {n: rn.get(n, n) for n in [self.in_name, *self.out_names]}  # onnx name -> engine name
             names = list(self.ext.values())
             self.names = [names[i] for i in io_order] if io_order else names
-            x = np.zeros((1, 1, 128, 128), np.float32)
+            S = self.sess.get_inputs()[0].shape[-1]
+            x = np.zeros((1, 1, S, S), np.float32)
             self.sample = {self.ext[n]: o.shape[1:] for n, o in zip(self.out_names, self.sess.run(None, {self.in_name: x}))}
 
         @property
@@ -397,7 +398,8 @@ def test_build_then_cache_then_rebuild_on_key_change(monkeypatch, tmp_path, pkg,
     assert s1.engine_file.exists() and json.loads(s1.engine_file.with_suffix(".json").read_text())["tensorrt"] == "10.8.0"
     timing = list(tmp_path.glob("timing-*.cache"))
     assert len(timing) == 1 and trt.builds[0]["timing_cache_in"] == b""
-    assert trt.builds[0]["profiles"] == [{"image": ((1, 1, 128, 128), (8, 1, 128, 128), (32, 1, 128, 128))}]
+    S = pkg.input_size
+    assert trt.builds[0]["profiles"] == [{"image": ((1, 1, S, S), (8, 1, S, S), (32, 1, S, S))}]
     assert "TensorRT 10.8.0 on NVIDIA FakeGPU 9000 (sm 9.0)" in s1.reason and "built" in s1.reason
 
     s2 = T.TensorRTScorer(pkg, cache_dir=tmp_path, log=lambda m: None)  # same key: from the cache
@@ -482,8 +484,9 @@ def test_scores_match_ort_and_buffers_grow_only_when_needed(monkeypatch, tmp_pat
     ref = OrtScorer(pkg)
     r1 = s.score(frames[:1])
     assert s._cap == 8 and s.grow_count == 1  # first allocation: the profile's opt batch
-    # device buffers sized for 8 frames: input 8×1×128×128 floats, score 8, maps 8×16×16
-    assert sorted(cuda.allocs) == sorted([8 * 128 * 128 * 4, 8 * 4, 8 * 16 * 16 * 4, 8 * 16 * 16 * 4])
+    # device buffers sized for 8 frames: input 8×1×S×S floats, score 8, heatmap and attention 8×H×H
+    S, H = pkg.input_size, pkg.input_size // pkg.meta["arch"]["grid_stride"]
+    assert sorted(cuda.allocs) == sorted([8 * S * S * 4, 8 * 4, 8 * H * H * 4, 8 * H * H * 4])
     np.testing.assert_allclose(r1.scores, ref.score(frames[:1]).scores, atol=1e-3)
     s.score(frames[:5])
     assert s.grow_count == 1  # fits

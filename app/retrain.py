@@ -295,7 +295,9 @@ class RetrainDialog(QDialog):
                 self.eval_results[which] = {"error": f"eval exit {code}"}
             self._next_eval()
 
-        self._run(["eval", model, self.data, "--split", "test", "--json", "--boot", "200"], on_line, on_done)
+        # both models on the new model's test split: the same images, none of which the new model trained on
+        self._run(["eval", model, self.data, "--split", "test", "--split-from", self.new_model, "--json", "--boot", "200"],
+                  on_line, on_done)
 
     def _show_compare(self):
         cur, new = self.eval_results.get("current", {}), self.eval_results.get("new", {})

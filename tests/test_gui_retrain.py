@@ -164,6 +164,8 @@ def test_retrain_real_trainer_tiny_set(qtbot, window, tmp_path):
     assert d.state == "compare", d.log.toPlainText()[-2000:]
     assert Path(d.new_model).exists()
     assert "srcc" in d.eval_results["new"] and "srcc" in d.eval_results["current"]
+    # both on the new model's test split, whatever split the current model was trained with
+    assert d.eval_results["new"]["n"] == d.eval_results["current"]["n"]
     assert [e["epoch"] for e in d.events if e["event"] == "epoch"] == [1]
     # a second run, cancelled mid-way by the real trainer's SIGTERM handling: no model, nothing changed
     before = window.settings.get("scoring/model")

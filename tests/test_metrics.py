@@ -46,6 +46,10 @@ def test_fallback_on_constant_predictions_and_bad_input():
     m = metrics.compute(np.full(20, 50.0), y)
     assert m["plcc"] == 0.0 and m["srcc"] == 0.0 and "linear" in m["fit"]
     assert m["rmse"] == pytest.approx(np.std(y), rel=1e-6)
+    # tiny splits (a site's first few labelled images): no 4-parameter fit, a linear one, no crash
+    for n in (2, 3, 4):
+        t = metrics.compute(np.arange(n, dtype=float), np.arange(n, dtype=float) * 10 + 5)
+        assert "too few points" in t["fit"] and t["srcc"] == pytest.approx(1.0) and t["rmse"] == pytest.approx(0.0, abs=1e-9)
     with pytest.raises(ValueError, match="differ in length"):
         metrics.compute([1, 2, 3], [1, 2])
     with pytest.raises(ValueError, match="NaN"):

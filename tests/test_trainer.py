@@ -197,8 +197,17 @@ def test_cli_train_beats_untrained_and_eval(tmp_path):
     torch.manual_seed(0)
     from engine.export import package_model
 
-    package_model(build_model("rt", "mqf"), untrained, trained=False)
+    package_model(build_model("rt", "mqf"), untrained, trained=False,
+                  train_config={"split_seed": 3, "fractions": [0.5, 0.25, 0.25]})
     u = T.evaluate_package(untrained, data, "test", n_boot=0, split_seed=0, fractions=(0.7, 0.15, 0.15))
+    # `eval --split-from`: another model's split, so two models are compared on the same images
+    own = T.evaluate_package(untrained, data, "test", n_boot=0)
+    e2 = subprocess.run([sys.executable, "-m", "app.cli", "eval", str(untrained), str(data), "--json", "--boot", "0",
+                         "--split-from", str(tmp_path / "m" / "model.fuiqa")], capture_output=True, text=True, cwd=ROOT)
+    assert e2.returncode == 0, e2.stderr
+    shared = json.loads(e2.stdout)
+    assert own["n"] != pkg.meta["metrics"]["n"] and shared["n"] == pkg.meta["metrics"]["n"]
+    assert shared["srcc"] == pytest.approx(u["srcc"], abs=1e-6)
     assert trained_srcc > 0.7
     assert trained_srcc > abs(u["srcc"]) + 0.3
     assert json.loads((tmp_path / "m" / "metrics.json").read_text())["test"]["srcc"] == pytest.approx(trained_srcc)

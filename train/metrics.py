@@ -51,6 +51,8 @@ def fit_logistic(pred, mos) -> tuple[np.ndarray | None, str]:
     p, y = _as_arrays(pred, mos)
     if np.std(p) < 1e-12:
         return None, "constant predictions"
+    if len(p) < 5:  # 4 parameters need more points than that to mean anything (curve_fit refuses < 4)
+        return None, f"too few points ({len(p)}) for the 4-parameter fit"
     # robust initial guess: span of labels, centre at the median prediction, slope from the IQR
     b1, b2 = float(np.max(y)), float(np.min(y))  # an increasing curve: the mapping must not flip the sign
     b3 = float(np.median(p))
@@ -60,7 +62,7 @@ def fit_logistic(pred, mos) -> tuple[np.ndarray | None, str]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             params, _ = optimize.curve_fit(logistic4, p, y, p0=[b1, b2, b3, b4], maxfev=20000)
-    except (RuntimeError, ValueError, optimize.OptimizeWarning) as e:  # pragma: no cover - rare
+    except (RuntimeError, ValueError, TypeError, optimize.OptimizeWarning) as e:  # pragma: no cover - rare
         return None, f"fit failed: {e}"
     if not np.all(np.isfinite(params)):
         return None, "fit diverged"

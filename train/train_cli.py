@@ -43,6 +43,9 @@ def register(sub) -> None:
     e.add_argument("--split", default="test", choices=["train", "val", "test", "all"])
     e.add_argument("--json", action="store_true", help="print only the JSON")
     e.add_argument("--boot", type=int, default=1000, help="bootstrap resamples for the 95%% CIs")
+    e.add_argument("--split-from", metavar="MODEL",
+                   help="take the train/val/test split from this model's training config instead of MODEL's own "
+                        "(to compare two models on the same images)")
     e.set_defaults(func=cmd_eval)
 
 
@@ -131,7 +134,13 @@ def cmd_eval(args) -> int:
     from .trainer import TrainError, evaluate_package
 
     try:
-        m = evaluate_package(args.model, args.data, args.split, n_boot=args.boot)
+        seed = fractions = None
+        if args.split_from:
+            from engine import modelpack
+
+            tc = modelpack.load(args.split_from).meta.get("train_config") or {}
+            seed, fractions = int(tc.get("split_seed", 0)), tuple(tc.get("fractions") or (0.7, 0.15, 0.15))
+        m = evaluate_package(args.model, args.data, args.split, n_boot=args.boot, split_seed=seed, fractions=fractions)
     except (TrainError, DataError, ModelError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

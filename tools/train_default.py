@@ -34,6 +34,7 @@ from engine.scorers import make_scorer  # noqa: E402
 from train import metrics as M  # noqa: E402
 from train.data import load_labelled, read_image  # noqa: E402
 from train.negatives import append_rows, write_negatives  # noqa: E402
+from train.trainer import split_settings  # noqa: E402
 
 
 def fuiqa(*args):
@@ -183,9 +184,8 @@ def main() -> int:
     if a.trained:
         model_path = a.trained
         given = modelpack.load(model_path).meta
-        tc = given.get("train_config") or {}
-        ds = load_labelled(a.work / "train_data", seed=tc.get("split_seed", 0),
-                           fractions=tuple(tc.get("fractions", (0.7, 0.15, 0.15))))
+        seed, fractions = split_settings(given)
+        ds = load_labelled(a.work / "train_data", seed=seed, fractions=fractions)
         if ds.hash() != given.get("data_hash"):  # evaluate only what was trained on this recipe's data
             print(f"{model_path} was not trained on {a.work / 'train_data'} (data hash differs)", file=sys.stderr)
             return 2

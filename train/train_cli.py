@@ -134,13 +134,7 @@ def cmd_eval(args) -> int:
     from .trainer import TrainError, evaluate_package
 
     try:
-        seed = fractions = None
-        if args.split_from:
-            from engine import modelpack
-
-            tc = modelpack.load(args.split_from).meta.get("train_config") or {}
-            seed, fractions = int(tc.get("split_seed", 0)), tuple(tc.get("fractions") or (0.7, 0.15, 0.15))
-        m = evaluate_package(args.model, args.data, args.split, n_boot=args.boot, split_seed=seed, fractions=fractions)
+        m = evaluate_package(args.model, args.data, args.split, n_boot=args.boot, split_from=args.split_from)
     except (TrainError, DataError, ModelError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -680,12 +680,20 @@ def train(data_root, out_dir, config: TrainConfig | None = None, progress=None, 
 # evaluation of a packaged model (what `fuiqa eval` runs)
 
 
+def split_settings(meta: dict) -> tuple[int, tuple[float, ...]]:
+    """(split_seed, fractions) a packaged model was trained with (the trainer's defaults if it says none)."""
+    tc = meta.get("train_config") or {}
+    default = TrainConfig()
+    return int(tc.get("split_seed", default.split_seed)), tuple(tc.get("fractions") or default.fractions)
+
+
 def evaluate_package(model_path, data_root, split: str = "test", n_boot: int = 1000, backend: str = "ort",
-                     batch: int = 64, split_seed: int | None = None, fractions=None) -> dict:
+                     batch: int = 64, split_seed: int | None = None, fractions=None, split_from=None) -> dict:
     """Score a labelled split with a packaged model through engine.scorers (same preprocessing + ROI).
 
     The split is recomputed with the seed/fractions stored in the model's train_config (so "test"
-    means the images this model never trained on), unless overridden; ``split="all"`` uses every image.
+    means the images this model never trained on) — or in ``split_from``'s, to compare two models on
+    the same images — unless overridden; ``split="all"`` uses every image.
     """
     from engine import modelpack
     from engine.scorers import make_scorer
@@ -693,9 +701,9 @@ def evaluate_package(model_path, data_root, split: str = "test", n_boot: int = 1
     from .data import load_labelled, read_image
 
     pkg = modelpack.load(model_path)
-    tc = pkg.meta.get("train_config") or {}
-    seed = split_seed if split_seed is not None else int(tc.get("split_seed", 0))
-    fr = tuple(fractions or tc.get("fractions") or (0.7, 0.15, 0.15))
+    seed, fr = split_settings((modelpack.load(split_from) if split_from else pkg).meta)
+    seed = split_seed if split_seed is not None else seed
+    fr = tuple(fractions or fr)
     ds = load_labelled(data_root, seed=seed, fractions=fr)
     items = ds.items if split == "all" else ds.split(split)
     if len(items) < 2:

@@ -65,13 +65,18 @@ ARCHS: dict[str, ArchConfig] = {
 }
 
 
-def arch(name: str = "rt", fusion: str = "mqf") -> ArchConfig:
+def arch(name: str = "rt", fusion: str = "mqf", input_size: int | None = None) -> ArchConfig:
+    """A named size; ``input_size`` (a multiple of 32) trains the same layers at another resolution
+    (the heatmap then has input_size/8 cells a side)."""
     if name not in ARCHS:
         raise ValueError(f"unknown model size {name!r}; choose one of {sorted(ARCHS)}")
     if fusion not in ("mqf", "last"):
         raise ValueError(f"fusion must be 'mqf' or 'last', not {fusion!r}")
     a = ARCHS[name]
-    return ArchConfig(**{**asdict(a), "stages": a.stages, "taps": a.taps, "fusion": fusion})
+    size = a.input_size if not input_size else int(input_size)
+    if size % 32 or not 64 <= size <= 512:
+        raise ValueError(f"input_size must be a multiple of 32 in 64..512, not {input_size!r}")
+    return ArchConfig(**{**asdict(a), "stages": a.stages, "taps": a.taps, "fusion": fusion, "input_size": size})
 
 
 class ConvBNAct(nn.Sequential):
@@ -205,8 +210,8 @@ class MQFNet(nn.Module):
         return self.features(x).mean((2, 3))
 
 
-def build_model(name: str = "rt", fusion: str = "mqf") -> MQFNet:
-    return MQFNet(arch(name, fusion))
+def build_model(name: str = "rt", fusion: str = "mqf", input_size: int | None = None) -> MQFNet:
+    return MQFNet(arch(name, fusion, input_size))
 
 
 def count_flops(model: MQFNet, size: int | None = None) -> float:

@@ -211,3 +211,35 @@ def test_cli_train_beats_untrained_and_eval(tmp_path):
     assert trained_srcc > 0.7
     assert trained_srcc > abs(u["srcc"]) + 0.3
     assert json.loads((tmp_path / "m" / "metrics.json").read_text())["test"]["srcc"] == pytest.approx(trained_srcc)
+
+
+def test_input_size_option_trains_and_packages_at_that_size(tmp_path):
+    """`input_size` trains the rt layers at another resolution; the package, its heatmap and the ONNX
+    scorer follow it (scores agree with torch)."""
+    from engine import modelpack
+    from engine.scorers import make_scorer
+
+    with pytest.raises(TrainError, match="input_size"):
+        TrainConfig(input_size=100)
+    x, y = fake_images(40, size=96, seed=2)
+    S = lambda a, b: Split(x[a:b], y[a:b], [f"i{i}" for i in range(a, b)])  # noqa: E731
+    data = Prepared(S(0, 24), S(24, 32), S(32, 40), 96, "hash96")
+    cfg = TrainConfig(**{**SMALL, "epochs": 1}, mixing="none", input_size=96)
+    assert cfg.key() != TrainConfig(**{**SMALL, "epochs": 1}, mixing="none").key()
+    r = fit(data, tmp_path, cfg)
+    pkg = modelpack.load(r.model_path)
+    assert pkg.input_size == 96 and pkg.meta["heatmap_size"] == 12 and pkg.meta["arch"]["input_size"] == 96
+    inp = T.to_model_input(T.u8_to_gray01(torch.from_numpy(x[35:36]))[:, None]).numpy().astype(np.float32)
+    res = make_scorer("ort", pkg).score_tensor(inp)
+    assert res.heatmaps[0].shape == (12, 12)
+    # the packaged (ONNX) score is the trained model's score for the same input
+    torch_score = float(T.predict(_torch_model(pkg), x[35:36], torch.device("cpu"))[0])
+    assert float(res.scores[0]) == pytest.approx(torch_score, abs=0.5)
+
+
+def _torch_model(pkg):
+    from engine.model import ArchConfig, MQFNet
+
+    m = MQFNet(ArchConfig.from_dict(pkg.meta["arch"]))
+    m.load_state_dict(torch.load(__import__("io").BytesIO(pkg.weights), map_location="cpu"))
+    return m.eval()

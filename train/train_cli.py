@@ -23,6 +23,7 @@ def register(sub) -> None:
     p.add_argument("--config", help="JSON file with TrainConfig options (see docs/training.md)")
     p.add_argument("--model", choices=["rt", "gpu"])
     p.add_argument("--fusion", choices=["mqf", "last"])
+    p.add_argument("--input-size", type=int, help="train the size's layers at this input side (multiple of 32)")
     p.add_argument("--loss", choices=["gcc", "mse", "l1", "nin"])
     p.add_argument("--mixing", choices=["cmx", "mixup", "cmixup", "none"])
     p.add_argument("--epochs", type=int)
@@ -55,7 +56,7 @@ def _config(args):
     cfg = TrainConfig.from_json(args.config) if args.config else TrainConfig()
     over = {"model": args.model, "fusion": args.fusion, "loss": args.loss, "mixing": args.mixing,
             "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
-            "num_threads": args.threads, "device": args.device}
+            "input_size": args.input_size, "num_threads": args.threads, "device": args.device}
     d = cfg.to_dict()
     d.update({k: v for k, v in over.items() if v is not None})
     return TrainConfig.from_dict(d, "command line")

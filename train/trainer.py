@@ -54,6 +54,7 @@ class TrainConfig:
     # model
     model: str = "rt"  # "rt" | "gpu"
     fusion: str = "mqf"  # "mqf" | "last"
+    input_size: int = 0  # 0: the size's own (rt 128, gpu 224); else a multiple of 32
     name: str | None = None
     # optimisation
     loss: str = "gcc"  # "gcc" | "mse" | "l1" | "nin"
@@ -108,6 +109,8 @@ class TrainConfig:
             problems.append(f"loss must be one of {LOSSES}, not {self.loss!r}")
         if self.mixing not in MIXINGS:
             problems.append(f"mixing must be one of {MIXINGS}, not {self.mixing!r}")
+        if self.input_size and (self.input_size % 32 or not 64 <= self.input_size <= 512):
+            problems.append(f"input_size must be 0 or a multiple of 32 in 64..512, not {self.input_size!r}")
         if self.epochs < 1 or self.batch_size < 2:
             problems.append("epochs must be >= 1 and batch_size >= 2")
         if not (0 <= self.mix_share <= 1 and 0 <= self.p_within <= 1):
@@ -151,6 +154,8 @@ class TrainConfig:
         d = self.to_dict()
         for k in ("num_threads", "device", "eval_boot", "name"):
             d.pop(k)
+        if not d["input_size"]:
+            d.pop("input_size")  # the default: keys (and checkpoints) from before the option still match
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def mix_config(self) -> MixConfig:
@@ -265,7 +270,7 @@ def prepare(data_root, config: TrainConfig, progress: Callable | None = None) ->
         )
     if np.ptp([it.mos for it in tr]) <= 0:
         raise TrainError(f"{data_root}: all training labels are equal ({tr[0].mos}); nothing to learn")
-    size = arch(config.model, config.fusion).input_size
+    size = arch(config.model, config.fusion, config.input_size).input_size
     return Prepared(
         prepare_items(tr, size, progress, "train"),
         prepare_items(va, size, progress, "val"),
@@ -498,7 +503,11 @@ def fit(
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     random.seed(config.seed)
-    model = build_model(config.model, config.fusion).to(device)
+    model = build_model(config.model, config.fusion, config.input_size).to(device)
+    if device.type == "cpu":
+        # NHWC: the depthwise/pointwise convs run ~1.6x faster per step on CPU (bench: 150 -> 240
+        # samples/s, 1 thread, batch 32); the math is the same, weights export as usual
+        model = model.to(memory_format=torch.channels_last)
     loss_fn = make_loss(config.loss, w_plcc=config.w_plcc, w_srcc=config.w_srcc, w_mae=config.w_mae,
                         tau=config.tau, queue_size=config.queue_size).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -648,7 +657,7 @@ def fit(
         if write_model:
             from engine.export import package_model
 
-            model.cpu().eval()
+            model.cpu().eval().to(memory_format=torch.contiguous_format)
             package_model(
                 model, model_path, trained=True, name=config.name or f"fuiqa-{config.model}-{config.fusion}",
                 synthetic_training_data=data.synthetic, data_hash=data.data_hash, metrics=test,

@@ -1,6 +1,6 @@
 """Train the shipped default model (assets/models/default.fuiqa) — reproducibly, from seeds.
 
-    .venv/bin/python tools/train_default.py --work runs/default [--n 18000] [--screen 4800] [--neg 1600]
+    .venv/bin/python tools/train_default.py --work runs/default [--n 36000] [--screen 9600] [--neg 3200]
     .venv/bin/python tools/train_default.py --work runs/default --trained MODEL   # evaluate + install only
 
 1. makes a SYNTHETIC training set with `fuiqa synth` (plain fans + scanner-screen captures) plus
@@ -160,9 +160,9 @@ def _column(data: Path, col: str) -> dict | None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "default")
-    ap.add_argument("--n", type=int, default=18000)
-    ap.add_argument("--screen", type=int, default=4800)
-    ap.add_argument("--neg", type=int, default=1600)
+    ap.add_argument("--n", type=int, default=36000)
+    ap.add_argument("--screen", type=int, default=9600)
+    ap.add_argument("--neg", type=int, default=3200)
     ap.add_argument("--test-n", type=int, default=600)
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--test-seed", type=int, default=9000)

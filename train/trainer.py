@@ -109,8 +109,13 @@ class TrainConfig:
             problems.append(f"loss must be one of {LOSSES}, not {self.loss!r}")
         if self.mixing not in MIXINGS:
             problems.append(f"mixing must be one of {MIXINGS}, not {self.mixing!r}")
-        if self.input_size and (self.input_size % 32 or not 64 <= self.input_size <= 512):
-            problems.append(f"input_size must be 0 or a multiple of 32 in 64..512, not {self.input_size!r}")
+        if self.input_size and not problems:
+            from engine.model import arch  # owns the rule for input sizes (imports torch: only when set)
+
+            try:
+                arch(self.model, self.fusion, self.input_size)
+            except ValueError as e:
+                problems.append(str(e))
         if self.epochs < 1 or self.batch_size < 2:
             problems.append("epochs must be >= 1 and batch_size >= 2")
         if not (0 <= self.mix_share <= 1 and 0 <= self.p_within <= 1):
@@ -505,8 +510,8 @@ def fit(
     random.seed(config.seed)
     model = build_model(config.model, config.fusion, config.input_size).to(device)
     if device.type == "cpu":
-        # NHWC: the depthwise/pointwise convs run ~1.6x faster per step on CPU (bench: 150 -> 240
-        # samples/s, 1 thread, batch 32); the math is the same, weights export as usual
+        # NHWC: same math, 1.3-1.75x more samples/s per step on CPU (bench/bench_train_step.py:
+        # 128 px, 1 thread, batch 32: 136 -> 191); packaging turns the weights back to contiguous
         model = model.to(memory_format=torch.channels_last)
     loss_fn = make_loss(config.loss, w_plcc=config.w_plcc, w_srcc=config.w_srcc, w_mae=config.w_mae,
                         tau=config.tau, queue_size=config.queue_size).to(device)

@@ -40,6 +40,12 @@ class ArchConfig:
     fuse_channels: int
     grid_stride: int = 8  # stride of the fused grid = heatmap resolution (input_size / grid_stride)
     fusion: str = "mqf"  # "mqf" | "last"
+    # plane / criteria / feature-density heads (older model files have none: False when absent)
+    heads: bool = False
+    # attention kept off cells that are letterbox padding or black outside the fan (in the graph)
+    mask_attention: bool = False
+    n_planes: int = 5
+    n_criteria: int = 18
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -65,7 +71,7 @@ ARCHS: dict[str, ArchConfig] = {
 }
 
 
-def arch(name: str = "rt", fusion: str = "mqf", input_size: int | None = None) -> ArchConfig:
+def arch(name: str = "rt", fusion: str = "mqf", input_size: int | None = None, heads: bool = True) -> ArchConfig:
     """A named size; ``input_size`` (a multiple of 32) trains the same layers at another resolution
     (the heatmap then has input_size/8 cells a side)."""
     if name not in ARCHS:
@@ -76,7 +82,8 @@ def arch(name: str = "rt", fusion: str = "mqf", input_size: int | None = None) -
     size = a.input_size if not input_size else int(input_size)
     if size % 32 or not 64 <= size <= 512:
         raise ValueError(f"input_size must be a multiple of 32 in 64..512, not {input_size!r}")
-    return ArchConfig(**{**asdict(a), "stages": a.stages, "taps": a.taps, "fusion": fusion, "input_size": size})
+    return ArchConfig(**{**asdict(a), "stages": a.stages, "taps": a.taps, "fusion": fusion, "input_size": size,
+                         "heads": bool(heads), "mask_attention": bool(heads)})
 
 
 class ConvBNAct(nn.Sequential):
@@ -181,7 +188,17 @@ class MQF(nn.Module):
         return self.refine(fused)
 
 
+#: graph outputs in export order (the last three only where ``cfg.heads``)
+OUTPUTS = ("score", "heatmap", "attention", "plane", "criteria", "ood")
+
+#: a pixel counts as image (not letterbox padding, not black outside the fan) above this gray level
+_IMAGE_LEVEL = 3.5 / 255.0
+
+
 class MQFNet(nn.Module):
+    """Score, quality map and attention; with ``cfg.heads`` also plane probabilities, criteria
+    probabilities and a feature-density (out-of-distribution) score — see the module docstring."""
+
     def __init__(self, cfg: ArchConfig):
         super().__init__()
         self.cfg = cfg
@@ -191,27 +208,77 @@ class MQFNet(nn.Module):
         self.quality_head = nn.Sequential(ConvBNAct(c, c, 3), nn.Conv2d(c, 1, 1))
         self.attention_head = nn.Sequential(ConvBNAct(c, c // 2, 3), nn.Conv2d(c // 2, 1, 1))
         nn.init.constant_(self.quality_head[-1].bias, 0.0)  # start at 50 points
+        if cfg.heads:
+            d = self.embed_dim
+            self.plane_head = nn.Sequential(nn.Linear(d, 64), nn.Hardswish(), nn.Linear(64, cfg.n_planes))
+            self.criteria_head = nn.Sequential(nn.Linear(d, 64), nn.Hardswish(), nn.Linear(64, cfg.n_criteria))
+            # feature density (Mahalanobis): fitted after training on held-out features (set_density)
+            self.register_buffer("density_mean", torch.zeros(d))
+            self.register_buffer("density_prec", torch.zeros(d, d))
+
+    @property
+    def embed_dim(self) -> int:
+        return self.cfg.fuse_channels + self.cfg.stages[-1][0]
+
+    def _trunk(self, x):
+        feats = self.backbone(x)
+        return self.mqf(feats), feats[-1]
 
     def features(self, x):
         """Fused feature map (B, C, h, w); the trainer clusters on its pooled form."""
-        return self.mqf(self.backbone(x))
+        return self._trunk(x)[0]
 
-    def forward(self, x):
-        f = self.features(x)
+    def _image_cells(self, x):
+        """(B,h,w) share of each heatmap cell that is image (0 on padding / black outside the fan)."""
+        from .preprocess import MEAN, STD
+
+        level = (_IMAGE_LEVEL - MEAN) / STD
+        k = self.cfg.grid_stride
+        # a steep clamp rather than a comparison: no Cast in the graph (FP16 conversion stays typed)
+        return F.avg_pool2d(torch.clamp((x - level) * 1000.0, 0.0, 1.0), k, k)[:, 0]
+
+    def outputs(self, x) -> dict:
+        """All outputs by name (``OUTPUTS``)."""
+        f, deep = self._trunk(x)
         qmap = 100.0 * torch.sigmoid(self.quality_head(f)[:, 0])  # (B,h,w)
         logits = self.attention_head(f)[:, 0]
         B, h, w = logits.shape
+        if self.cfg.mask_attention:
+            share = self._image_cells(x)
+            # cells with < 15 % image get up to −12 (weight e⁻¹² ≈ 6e-6): only the imaging region counts
+            logits = logits + 12.0 * (torch.clamp(share / 0.15, max=1.0) - 1.0)
         att = torch.softmax(logits.reshape(B, h * w), dim=1).reshape(B, h, w)
-        score = (att * qmap).sum((1, 2))
-        return score, qmap, att
+        out = {"score": (att * qmap).sum((1, 2)), "heatmap": qmap, "attention": att}
+        if self.cfg.heads:
+            e = torch.cat([(f * att[:, None]).sum((2, 3)), deep.mean((2, 3))], 1)
+            out["embedding"] = e
+            out["plane_logits"] = self.plane_head(e)
+            out["criteria_logits"] = self.criteria_head(e)
+            out["plane"] = torch.softmax(out["plane_logits"], 1)
+            out["criteria"] = torch.sigmoid(out["criteria_logits"])
+            dlt = e - self.density_mean
+            out["ood"] = ((dlt @ self.density_prec) * dlt).sum(1)
+        return out
+
+    def forward(self, x):
+        """The graph outputs as a tuple, in ``OUTPUTS`` order (3 or 6 of them)."""
+        o = self.outputs(x)
+        return tuple(o[k] for k in OUTPUTS if k in o)
 
     def embed(self, x):
-        """Pooled features (B, C) used for CMX clustering."""
+        """Pooled features (B, D) for CMX clustering and the density check."""
+        if self.cfg.heads:
+            return self.outputs(x)["embedding"]
         return self.features(x).mean((2, 3))
 
+    def set_density(self, mean, prec) -> None:
+        """Store the feature density (mean (D,), precision (D,D)) used by the ``ood`` output."""
+        self.density_mean.copy_(torch.as_tensor(mean, dtype=self.density_mean.dtype))
+        self.density_prec.copy_(torch.as_tensor(prec, dtype=self.density_prec.dtype))
 
-def build_model(name: str = "rt", fusion: str = "mqf", input_size: int | None = None) -> MQFNet:
-    return MQFNet(arch(name, fusion, input_size))
+
+def build_model(name: str = "rt", fusion: str = "mqf", input_size: int | None = None, heads: bool = True) -> MQFNet:
+    return MQFNet(arch(name, fusion, input_size, heads))
 
 
 def count_flops(model: MQFNet, size: int | None = None) -> float:

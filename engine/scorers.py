@@ -32,12 +32,11 @@ from __future__ import annotations
 import numbers
 import os
 import threading
-from dataclasses import dataclass
-
 import numpy as np
 
 from . import modelpack
 from .preprocess import preprocess
+from .result import CRITERIA, PLANES, FrameResult, ScoreResult, concat, empty
 
 #: backend names accepted by :func:`make_scorer` (aliases map to the canonical name)
 BACKENDS = {"auto": "auto", "ort": "onnxruntime", "onnxruntime": "onnxruntime", "torch": "torch",
@@ -48,14 +47,20 @@ class BackendUnavailable(RuntimeError):
     """The requested backend cannot run here (not installed, no GPU, engine build failed)."""
 
 
-@dataclass
-class ScoreResult:
-    scores: np.ndarray  # (N,) float32
-    heatmaps: np.ndarray  # (N, h, w) float32
-    attention: np.ndarray | None = None  # (N, h, w)
-
-    def __len__(self) -> int:
-        return len(self.scores)
+def result_from_outputs(outputs: dict[str, np.ndarray], package: modelpack.ModelPackage) -> ScoreResult:
+    """Graph outputs by name (``score``, ``heatmap``, ``attention`` and, where the model has them,
+    ``plane``, ``criteria``, ``ood``) -> :class:`ScoreResult`; every backend builds its result here."""
+    if "score" not in outputs:  # a graph with other output names: score, heatmap, attention by position
+        outputs = dict(zip(("score", "heatmap", "attention"), outputs.values()))
+    n = int(np.asarray(outputs["score"]).shape[0])
+    f32 = lambda k: None if outputs.get(k) is None else np.asarray(outputs[k], np.float32)  # noqa: E731
+    ood = package.meta.get("ood") or {}
+    heads = package.meta.get("heads") or {}
+    return ScoreResult(
+        f32("score").reshape(n), f32("heatmap"), f32("attention"), f32("plane"), f32("criteria"), f32("ood"),
+        ood_threshold=ood.get("threshold"),
+        plane_names=tuple(heads.get("planes", PLANES)), criteria_names=tuple(heads.get("criteria", CRITERIA)),
+    )
 
 
 def _is_single_roi(r) -> bool:
@@ -148,9 +153,7 @@ class Scorer:
         """Score raw frames; see the module docstring for what ``frames`` and ``rois`` may be."""
         frames, boxes = normalize_inputs(frames, rois)
         if not frames:
-            s = self.input_size // int(self.package.meta.get("arch", {}).get("grid_stride", 8))
-            e = np.zeros((0, s, s), np.float32)
-            return ScoreResult(np.zeros(0, np.float32), e, e.copy())
+            return empty(self.input_size // int(self.package.meta.get("arch", {}).get("grid_stride", 8)))
         parts = []
         for a in range(0, len(frames), self.max_batch):
             fs, bs = frames[a : a + self.max_batch], boxes[a : a + self.max_batch]
@@ -158,14 +161,18 @@ class Scorer:
             for i, (f, r) in enumerate(zip(fs, bs)):
                 preprocess(f, r, self.input_size, out=x[i])
             parts.append(self.score_tensor(x))
-        return parts[0] if len(parts) == 1 else _concat(parts)
+        return concat(parts)
 
     def score_one(self, frame: np.ndarray, roi=None) -> tuple[float, np.ndarray]:
         """One frame (any layout) -> ``(score, heatmap (h,w))``."""
+        r = self.result_one(frame, roi)
+        return r.score, r.heatmap
+
+    def result_one(self, frame: np.ndarray, roi=None) -> FrameResult:
+        """One frame (any layout) -> its :class:`~engine.result.FrameResult` (plane, checklist, OOD …)."""
         x = self._batch(1)
         preprocess(np.asarray(frame), _roi_box(roi, 0), self.input_size, out=x[0])
-        r = self.score_tensor(x)
-        return float(r.scores[0]), r.heatmaps[0]
+        return self.score_tensor(x)[0]
 
     def score_tensor(self, x: np.ndarray) -> ScoreResult:  # (N,1,S,S) float32
         raise NotImplementedError
@@ -180,9 +187,7 @@ class Scorer:
         self.close()
 
 
-def _concat(parts: list[ScoreResult]) -> ScoreResult:
-    att = None if any(p.attention is None for p in parts) else np.concatenate([p.attention for p in parts])
-    return ScoreResult(np.concatenate([p.scores for p in parts]), np.concatenate([p.heatmaps for p in parts]), att)
+_concat = concat  # old name (engine.tensorrt)
 
 
 # ----------------------------------------------------------------------------- ONNX Runtime
@@ -237,8 +242,7 @@ class OrtScorer(Scorer):
 
     def score_tensor(self, x):
         outs = self.session.run(self.output_names, {self.input_name: np.ascontiguousarray(x, np.float32)})
-        s, h = outs[0], outs[1]
-        return ScoreResult(s, h, outs[2] if len(outs) > 2 else None)
+        return result_from_outputs(dict(zip(self.output_names, outs)), self.package)
 
 
 # ----------------------------------------------------------------------------- torch
@@ -268,8 +272,8 @@ class TorchScorer(Scorer):
         if self.device != "cpu":
             t = t.pin_memory().to(self.device, non_blocking=True)
         with torch.inference_mode(), torch.autocast(self.device.split(":")[0], dtype=torch.float16, enabled=self.fp16):
-            s, h, a = self.model(t)
-        return ScoreResult(s.float().cpu().numpy(), h.float().cpu().numpy(), a.float().cpu().numpy())
+            outs = self.model.outputs(t)
+        return result_from_outputs({k: v.float().cpu().numpy() for k, v in outs.items()}, self.package)
 
 
 # ----------------------------------------------------------------------------- choice

@@ -336,9 +336,11 @@ class TensorRTScorer(Scorer):
         if len(outputs) < 2:
             raise TensorRTError(f"engine {self.engine_file} has outputs {outputs}; expected {list(OUTPUT_NAMES)}")
         self.input_name = inputs[0]
-        # match outputs by name (score, heatmap, attention), falling back to engine order
+        # match outputs by name (score, heatmap, attention [, plane, criteria, ood]), else engine order
+        from .model import OUTPUTS
+
         if all(n in outputs for n in OUTPUT_NAMES[:2]):
-            self.output_names = [n for n in OUTPUT_NAMES if n in outputs]
+            self.output_names = [n for n in OUTPUTS if n in outputs]
         else:
             self.output_names = outputs[:3]
         self.dtypes = {n: np.dtype(trt.nptype(eng.get_tensor_dtype(n))) for n in [self.input_name, *self.output_names]}
@@ -395,7 +397,9 @@ class TensorRTScorer(Scorer):
                 cuda.memcpy_dtoh_async(self._host[name][:n], self._dev[name], self.stream)
             self.stream.synchronize()
             outs = [self._host[name][:n].astype(np.float32, copy=True) for name in self.output_names]
-        return ScoreResult(outs[0].reshape(n), outs[1], outs[2] if len(outs) > 2 else None)
+        from .scorers import result_from_outputs
+
+        return result_from_outputs(dict(zip(self.output_names, outs)), self.package)
 
     def close(self) -> None:
         try:

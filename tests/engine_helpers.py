@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def make_varied_model(seed: int = 0):
+def make_varied_model(seed: int = 0, heads: bool = True):
     """A random-weight rt MQFNet whose scores vary with the input (BN statistics calibrated on noise),
     so that backend comparisons are not trivially equal."""
     import torch
@@ -12,7 +12,7 @@ def make_varied_model(seed: int = 0):
     from engine.model import build_model
 
     torch.manual_seed(seed)
-    m = build_model("rt")
+    m = build_model("rt", heads=heads)
     for mod in m.modules():
         if isinstance(mod, torch.nn.BatchNorm2d):
             mod.momentum = None
@@ -30,7 +30,7 @@ def make_varied_model(seed: int = 0):
 _CACHE: dict = {}
 
 
-def package_varied(path, trained: bool = False, seed: int = 0):
+def package_varied(path, trained: bool = False, seed: int = 0, heads: bool = True):
     """A model package of :func:`make_varied_model` at ``path`` (built and export-checked once per
     process and seed; later calls re-save the same graph and weights with ``trained`` set)."""
     import tempfile
@@ -39,11 +39,11 @@ def package_varied(path, trained: bool = False, seed: int = 0):
     from engine import modelpack
     from engine.export import package_model
 
-    if seed not in _CACHE:
+    if (seed, heads) not in _CACHE:
         with tempfile.TemporaryDirectory() as d:
-            pkg = package_model(make_varied_model(seed), Path(d) / "m.fuiqa", name="test-varied")
-        _CACHE[seed] = (dict(pkg.meta), pkg.onnx, pkg.weights)
-    meta, onnx_bytes, weights = _CACHE[seed]
+            pkg = package_model(make_varied_model(seed, heads), Path(d) / "m.fuiqa", name="test-varied")
+        _CACHE[seed, heads] = (dict(pkg.meta), pkg.onnx, pkg.weights)
+    meta, onnx_bytes, weights = _CACHE[seed, heads]
     meta = {k: v for k, v in meta.items() if k not in ("sha256",)}
     meta["trained"] = bool(trained)
     return modelpack.save(path, meta, onnx_bytes, weights)

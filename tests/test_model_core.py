@@ -16,7 +16,7 @@ def test_model_outputs_and_score_is_attention_pooled_heatmap():
     m = build_model("rt").eval()
     S, H = m.cfg.input_size, m.cfg.input_size // m.cfg.grid_stride
     x = torch.randn(3, 1, S, S)
-    s, q, a = m(x)
+    s, q, a = m(x)[:3]
     assert s.shape == (3,) and q.shape == (3, H, H) and a.shape == (3, H, H)
     assert torch.all((q >= 0) & (q <= 100))
     assert torch.allclose(a.sum((1, 2)), torch.ones(3), atol=1e-5)

@@ -209,6 +209,7 @@ def cmd_score(args) -> int:
     import numpy as np
 
     from . import modelpack
+    from .result import CSV_COLUMNS, csv_cells
     from .scorers import make_scorer
     from .sources import open_source
 
@@ -259,9 +260,10 @@ def cmd_score(args) -> int:
                     else:
                         roi = roi_spec
                 res = scorer.score([f.image for f in pending], roi)
-                for f, s, hm in zip(pending, res.scores, res.heatmaps):
+                for f, r in zip(pending, res):
+                    s, hm = r.score, r.heatmap
                     name = str(file_of(f.index)) if file_of else base_name
-                    rows.append((name, f.index, round(float(f.time_s), 4), round(float(s), 3)))
+                    rows.append((name, f.index, round(float(f.time_s), 4), round(float(s), 3), *csv_cells(r)))
                     if hdir:
                         img = heatmap_overlay(f.image, hm, roi, scorer.input_size, mask, float(s),
                                               label="UNTRAINED" if warning else None)
@@ -283,7 +285,7 @@ def cmd_score(args) -> int:
         raise ValueError(f"{args.input}: no frames to score")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    header = ["source", "frame", "time_s", "score"] + (["warning"] if warning else [])
+    header = ["source", "frame", "time_s", "score", *CSV_COLUMNS] + (["warning"] if warning else [])
     w.writerow(header)
     for r in rows:
         w.writerow(list(r) + ([warning] if warning else []))

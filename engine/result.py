@@ -135,6 +135,23 @@ class FrameResult:
                 if c in self.criteria_prob}
 
 
+#: per-frame CSV columns after ``score`` (``fuiqa score``, cine exports): blank where the model has no such output;
+#: a criterion column is 1/0 only for the criteria of the frame's plane
+CSV_COLUMNS = ("band", "plane", "plane_confidence", "ood", "ood_score") + tuple(f"crit_{c}" for c in CRITERIA)
+
+
+def csv_cells(r: "FrameResult") -> list:
+    """The :data:`CSV_COLUMNS` cells of one frame's result."""
+    crit = r.criteria or {}
+    return [
+        r.band,
+        "" if r.plane is None else r.plane,
+        "" if r.plane_confidence is None else round(r.plane_confidence, 3),
+        "" if r.ood is None else int(r.ood),
+        "" if r.ood_score is None else round(r.ood_score, 2),
+    ] + ["" if c not in crit else int(crit[c]) for c in CRITERIA]
+
+
 @dataclass
 class ScoreResult:
     """A batch of results (arrays); index it for a :class:`FrameResult`."""

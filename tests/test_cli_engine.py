@@ -12,6 +12,7 @@ from pydicom import examples
 
 from app.cli import main
 from engine import modelpack
+from engine.result import CSV_COLUMNS
 from engine_helpers import package_varied
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +56,7 @@ def test_score_multiframe_dicom_untrained_warns_loudly(tmp_path, capsys, untrain
     assert rc == 0, cap.err
     rows = read_csv(out)
     assert len(rows) == 30 and [int(r["frame"]) for r in rows] == list(range(30))
-    assert list(rows[0]) == ["source", "frame", "time_s", "score", "warning"]
+    assert list(rows[0]) == ["source", "frame", "time_s", "score", *CSV_COLUMNS, "warning"]
     assert all(r["warning"].startswith("UNTRAINED MODEL") for r in rows)
     t = [float(r["time_s"]) for r in rows]
     assert t[0] == 0 and all(b > a for a, b in zip(t, t[1:]))
@@ -76,7 +77,7 @@ def test_score_mp4_with_heatmaps_and_trained_model(tmp_path, capsys, trained_mod
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     rows = read_csv(out)
-    assert len(rows) == 23 and list(rows[0]) == ["source", "frame", "time_s", "score"]
+    assert len(rows) == 23 and list(rows[0]) == ["source", "frame", "time_s", "score", *CSV_COLUMNS]
     assert rows[0]["source"] == "clip.mp4"
     assert [float(r["time_s"]) for r in rows[:3]] == pytest.approx([0.0, 0.1, 0.2])
     pngs = sorted(hdir.glob("*.png"))

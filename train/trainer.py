@@ -80,6 +80,11 @@ class TrainConfig:
     sigma: float = 10.0
     recluster_every: int = 2
     label_weight: float = 2.0
+    # plane and criteria heads (used where labels.csv has a plane / the generator's criteria columns)
+    w_plane: float = 0.2
+    w_criteria: float = 0.2
+    # start from the weights of a packaged model (fine-tuning; heads it lacks start fresh)
+    init_from: str | None = None
     # augmentation (on the model input; mild so the label still holds)
     augment: bool = True
     aug_gain: float = 0.06
@@ -161,6 +166,9 @@ class TrainConfig:
             d.pop(k)
         if not d["input_size"]:
             d.pop("input_size")  # the default: keys (and checkpoints) from before the option still match
+        if d["w_plane"] == 0.2 and d["w_criteria"] == 0.2 and not d["init_from"]:
+            for k in ("w_plane", "w_criteria", "init_from"):  # defaults: older checkpoints still match
+                d.pop(k)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def mix_config(self) -> MixConfig:
@@ -190,9 +198,46 @@ class Split:
     x: np.ndarray  # uint8 (N, S, S): the preprocessed model inputs, 8-bit gray
     y: np.ndarray  # float32 (N,) labels 0–100
     names: list[str]
+    plane: np.ndarray | None = None  # int64 (N,) index into engine.result.PLANES; -1 = not labelled
+    crit: np.ndarray | None = None  # float32 (N, len(CRITERIA)) 0/1; NaN = not labelled / not applicable
 
     def __len__(self):
         return len(self.y)
+
+
+#: labels.csv plane names -> engine.result.PLANES (anything else: not labelled)
+_PLANE_ALIASES = {"negative": "none", "background": "none", "4ch": "4CH", "brain": "head"}
+
+
+def head_targets(items) -> tuple[np.ndarray, np.ndarray]:
+    """Plane index and criteria targets of labelled items.
+
+    plane: the ``plane`` column (head / abdomen / femur / 4CH / none); -1 where absent or unknown.
+    criteria: the generator's ``f_structures … f_artefacts`` flags for the global criteria and, per
+    structure of the item's plane, 1 unless the ``missing`` column names it; NaN where not labelled
+    (a site's labels.csv with only ``mos`` trains the score alone).
+    """
+    from engine.result import CRITERIA, GLOBAL_CRITERIA, PLANES, STRUCTURES
+
+    n = len(items)
+    plane = np.full(n, -1, np.int64)
+    crit = np.full((n, len(CRITERIA)), np.nan, np.float32)
+    col = {c: i for i, c in enumerate(CRITERIA)}
+    for i, it in enumerate(items):
+        p = (it.plane or "").strip()
+        p = _PLANE_ALIASES.get(p.lower(), p)
+        if p in PLANES:
+            plane[i] = PLANES.index(p)
+        ex = it.extra or {}
+        for g in GLOBAL_CRITERIA:
+            v = str(ex.get(f"f_{g}", "")).strip()
+            if v in ("0", "1"):
+                crit[i, col[g]] = float(v)
+        if p in STRUCTURES and ("missing" in ex or f"f_structures" in ex):
+            missing = {m for m in str(ex.get("missing", "")).split(";") if m}
+            for st in STRUCTURES[p]:
+                crit[i, col[st]] = 0.0 if st in missing else 1.0
+    return plane, crit
 
 
 @dataclass
@@ -240,7 +285,8 @@ def prepare_items(items, size: int, progress: Callable | None = None, what: str 
         x[i] = input_to_u8(buf[0])
         if progress and (i % 50 == 0 or i == n - 1):
             progress({"event": "prepare", "split": what, "done": i + 1, "total": n})
-    return Split(x, np.array([it.mos for it in items], np.float32), [it.name for it in items])
+    plane, crit = head_targets(items)
+    return Split(x, np.array([it.mos for it in items], np.float32), [it.name for it in items], plane, crit)
 
 
 def _generator_info(ds) -> dict | None:
@@ -446,6 +492,67 @@ def _predict_sharded(model, x_u8, device) -> np.ndarray:
     return out
 
 
+def _outputs(model, x_u8, device, batch: int = 128) -> dict:
+    """All named outputs (engine.model.MQFNet.outputs) for cached uint8 inputs, eval mode."""
+    import torch
+
+    was = model.training
+    model.eval()
+    parts: dict[str, list] = {}
+    with torch.no_grad():
+        for i in range(0, len(x_u8), batch):
+            t = torch.from_numpy(x_u8[i : i + batch]).to(device)[:, None]
+            for k, v in model.outputs(to_model_input(u8_to_gray01(t))).items():
+                parts.setdefault(k, []).append(v.float().cpu().numpy())
+    model.train(was)
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def head_metrics(model, split: Split, device) -> dict:
+    """Plane accuracy and criteria accuracy on the labelled rows of a split."""
+    if split.plane is None or not len(split):
+        return {}
+    o = _outputs(model, split.x, device)
+    out = {}
+    m = split.plane >= 0
+    if m.any():
+        out["plane_accuracy"] = float(np.mean(np.argmax(o["plane"][m], 1) == split.plane[m]))
+        out["n_plane"] = int(m.sum())
+    c = ~np.isnan(split.crit)
+    if c.any():
+        out["criteria_accuracy"] = float(np.mean((o["criteria"][c] >= 0.5) == (split.crit[c] >= 0.5)))
+        out["n_criteria"] = int(c.sum())
+    return out
+
+
+def fit_density(model, data: Prepared, device, seed: int = 0, n_fit: int = 8000, quantile: float = 0.99) -> dict:
+    """The "unlike the training data" check: a Gaussian on the model's pooled features (Ledoit–Wolf
+    shrinkage covariance) fitted on clean training inputs, stored in the model (its ``ood`` output is
+    the squared Mahalanobis distance), with the threshold at the ``quantile`` of held-out
+    (validation) distances, so about 1 − quantile of in-distribution frames raise it."""
+    import torch
+    from sklearn.covariance import LedoitWolf
+
+    from engine.result import PLANES
+
+    def scans(split):  # rows that are ultrasound scans: frames labelled "none" (photos, noise…) are not
+        if split.plane is None:
+            return np.arange(len(split))
+        return np.flatnonzero(split.plane != PLANES.index("none"))
+
+    rng = np.random.default_rng([seed, 99])
+    tr = data.train
+    idx = np.sort(rng.permutation(scans(tr))[:n_fit])
+    feats = _outputs(model, tr.x[idx], device)["embedding"].astype(np.float64)
+    lw = LedoitWolf().fit(feats)
+    with torch.no_grad():
+        model.set_density(lw.location_, lw.precision_)
+    d_val = _outputs(model, data.val.x[scans(data.val)], device)["ood"]
+    thr = float(np.quantile(d_val, quantile))
+    return {"threshold": thr, "quantile": quantile, "n_fit": int(len(idx)), "n_calib": int(len(d_val)),
+            "method": "Mahalanobis on pooled features, Ledoit-Wolf covariance, threshold = val quantile"}
+
+
 def _quick_metrics(pred, y) -> dict:
     try:
         m = M.compute(pred, y)
@@ -466,6 +573,73 @@ def _atomic_save(obj, path: Path) -> None:
     buf = io.BytesIO()
     torch.save(obj, buf)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def init_weights(model, path) -> None:
+    """Load a packaged model's weights into ``model`` (fine-tuning): layers of the same name and
+    shape are taken, the rest (e.g. heads the old model lacks) keep their fresh init."""
+    import torch
+
+    from engine import modelpack
+
+    pkg = modelpack.load(path)
+    if pkg.weights is None:
+        raise TrainError(f"init_from {path}: the model file carries no torch weights")
+    state = torch.load(io.BytesIO(pkg.weights), map_location="cpu", weights_only=True)
+    own = model.state_dict()
+    take = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if len(take) < len(state) // 2:
+        raise TrainError(f"init_from {path}: its architecture does not fit this model "
+                         f"({len(take)} of {len(state)} tensors match)")
+    model.load_state_dict(take, strict=False)
+
+
+class _HeadLoss:
+    """Plane cross-entropy + criteria BCE on the rows that carry those labels (un-mixed rows only:
+    a λ-blend of two frames has no one plane); rows of planes the product does not assess (4CH)
+    carry no score label."""
+
+    def __init__(self, tr: Split, config: TrainConfig, model):
+        import torch
+
+        from engine.result import PLANES
+
+        self.on = bool(model.cfg.heads) and tr.plane is not None
+        self.wp, self.wc = float(config.w_plane), float(config.w_criteria)
+        if not self.on:
+            return
+        self.plane = torch.from_numpy(tr.plane)
+        self.crit = torch.from_numpy(tr.crit)
+        self.scored = torch.from_numpy(tr.plane != PLANES.index("4CH"))
+        self.any_unscored = not bool(self.scored.all())
+
+    def score_rows(self, bidx, rank, world):
+        if not self.on or not self.any_unscored:
+            return None
+        return self.scored[bidx][rank::world]
+
+    def __call__(self, out, bidx, slots, rank, world, device):
+        import torch
+        import torch.nn.functional as F
+
+        if not self.on or len(out) < 6:
+            return 0.0
+        plane = self.plane[bidx].clone()
+        crit = self.crit[bidx].clone()
+        if len(slots):
+            plane[slots] = -1
+            crit[slots] = float("nan")
+        plane, crit = plane[rank::world].to(device), crit[rank::world].to(device)
+        p_logits, c_prob = out[3], out[4]
+        loss = 0.0
+        m = plane >= 0
+        if self.wp > 0 and bool(m.any()):
+            # out[3] is softmax probabilities (the graph output): NLL on their log
+            loss = loss + self.wp * F.nll_loss(torch.log(p_logits[m].clamp_min(1e-6)), plane[m])
+        c = ~torch.isnan(crit)
+        if self.wc > 0 and bool(c.any()):
+            loss = loss + self.wc * F.binary_cross_entropy(c_prob[c].clamp(1e-6, 1 - 1e-6), crit[c])
+        return loss
 
 
 def _state_copy(model):
@@ -508,7 +682,10 @@ def fit(
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     random.seed(config.seed)
-    model = build_model(config.model, config.fusion, config.input_size).to(device)
+    model = build_model(config.model, config.fusion, config.input_size)
+    if config.init_from:
+        init_weights(model, config.init_from)
+    model = model.to(device)
     if device.type == "cpu":
         # NHWC: same math, 1.3-1.75x more samples/s per step on CPU (bench/bench_train_step.py:
         # 128 px, 1 thread, batch 32: 136 -> 191); packaging turns the weights back to contiguous
@@ -569,6 +746,7 @@ def fit(
 
     x_all = torch.from_numpy(tr.x)  # uint8 (N,S,S), CPU
     y_all = tr.y
+    heads = _HeadLoss(tr, config, model)
     stopped = False
     epoch = start_epoch
     for epoch in range(start_epoch, config.epochs):
@@ -603,8 +781,11 @@ def fit(
             if config.augment:
                 xb = augment(xb, config, gen)
             xb, yb = to_model_input(xb).to(device, non_blocking=True), yb.to(device)
-            pred = ddp(xb)[0]
-            loss = loss_fn(pred, yb)
+            out = ddp(xb)
+            pred = out[0]
+            keep = heads.score_rows(bidx, rank, world)
+            loss = loss_fn(pred, yb) if keep is None else loss_fn(pred[keep], yb[keep])
+            loss = loss + heads(out, bidx, plan.slots, rank, world, device)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -649,12 +830,16 @@ def fit(
         return TrainResult(out_dir, None, {}, best["epoch"] + 1, best["srcc"], len(history), True, history,
                            time.time() - t0)
 
-    # ---- final: best weights, test metrics, package
+    # ---- final: best weights, test metrics, feature density, package
     model.load_state_dict(best["state"])
     tpred = _predict_sharded(model, data.test.x, device)
     test = M.evaluate(tpred, data.test.y, n_boot=config.eval_boot if is_main else 0, seed=config.seed)
     test = {**test, "split": "test", "val_srcc": best["srcc"], "best_epoch": best["epoch"] + 1,
             "n_train": len(data.train), "n_val": len(data.val)}
+    extra_meta = {}
+    if model.cfg.heads:
+        test.update(head_metrics(model, data.test, device))
+        extra_meta["ood"] = fit_density(model, data, device, seed=config.seed)
     model_path = out_dir / "model.fuiqa" if write_model else None
     if is_main:
         from engine.modelpack import atomic_write_bytes
@@ -666,7 +851,7 @@ def fit(
             package_model(
                 model, model_path, trained=True, name=config.name or f"fuiqa-{config.model}-{config.fusion}",
                 synthetic_training_data=data.synthetic, data_hash=data.data_hash, metrics=test,
-                train_config=config.to_dict(), generator=data.generator,
+                train_config=config.to_dict(), generator=data.generator, **extra_meta,
             )
             model.to(device)
         atomic_write_bytes(out_dir / "metrics.json", json.dumps(

@@ -1,0 +1,138 @@
+"""The one result type (engine/result.py) and the model outputs behind it: plane, criteria, OOD,
+attention kept inside the imaging region; the CSV columns of `fuiqa score`."""
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from app.cli import main
+from engine import result as R
+from engine.model import build_model
+from engine.preprocess import preprocess
+from engine.scorers import make_scorer
+from engine_helpers import package_varied
+
+
+def test_band_follows_the_number_shown():
+    # 59.6 is shown as "60": acceptable, never red; 79.5 shows "80" (round half to even gives 80)
+    assert R.band_of(59.6) == "acceptable" and R.band_of(59.4) == "non-standard"
+    assert R.band_of(79.6) == "standard" and R.band_of(79.4) == "acceptable"
+
+
+def _frame(plane, crit=None, **kw):
+    h = np.full((4, 4), 70.0, np.float32)
+    a = np.full((4, 4), 1 / 16, np.float32)
+    return R.FrameResult(score=70.0, heatmap=h, attention=a, plane=plane, criteria_prob=crit, **kw)
+
+
+def test_checklist_is_the_planes_own_criteria_only():
+    probs = {c: 0.9 for c in R.CRITERIA}
+    probs["csp"] = 0.2
+    f = _frame("head", probs)
+    assert list(f.criteria) == ["skull", "midline", "thalami", "csp", "third_ventricle",
+                                "structures", "plane", "zoom", "settings", "artefacts"]
+    assert f.criteria["csp"] is False and f.criteria["thalami"] is True
+    assert "stomach" not in f.criteria
+    assert f.plane_label == "Head — transthalamic" and f.assessed
+    # a plane the product does not assess says so and has no checklist
+    g = _frame("4CH", probs)
+    assert not g.assessed and g.criteria is None and "not assessed" in g.plane_label
+    # a model without a plane head
+    assert _frame(None).plane_label == R.NOT_ASSESSED and _frame(None).criteria is None
+
+
+def test_deficit_sums_to_points_lost():
+    rng = np.random.default_rng(0)
+    q = rng.uniform(0, 100, (5, 5)).astype(np.float32)
+    a = rng.uniform(0, 1, (5, 5)).astype(np.float32)
+    a /= a.sum()
+    f = R.FrameResult(score=float((a * q).sum()), heatmap=q, attention=a)
+    assert f.deficit.sum() == pytest.approx(100 - f.score, abs=1e-3)
+    assert np.all(f.deficit >= 0)
+
+
+def test_batch_result_indexes_concat_and_ood_flag():
+    n = 3
+    r = R.ScoreResult(np.array([10, 50, 90], np.float32), np.zeros((n, 2, 2), np.float32),
+                      np.full((n, 2, 2), 0.25, np.float32),
+                      plane_probs=np.eye(len(R.PLANES), dtype=np.float32)[[1, 2, 0]],
+                      criteria=np.full((n, len(R.CRITERIA)), 0.7, np.float32),
+                      ood_score=np.array([1.0, 5.0, 9.0], np.float32), ood_threshold=4.0)
+    assert r.planes == ["head", "abdomen", "none"]
+    assert list(r.ood) == [False, True, True]
+    both = R.concat([r, r])
+    assert len(both) == 6 and both[4].plane == "abdomen" and both[-1].ood is True
+    assert [f.index for f in r] == [0, 1, 2]
+    with pytest.raises(IndexError):
+        r[3]
+    cells = R.csv_cells(r[0])
+    assert len(cells) == len(R.CSV_COLUMNS) and cells[:2] == ["non-standard", "head"]
+    crit = dict(zip(R.CSV_COLUMNS, cells))
+    assert crit["crit_thalami"] == 1 and crit["crit_stomach"] == "" and crit["ood"] == 0
+
+
+def test_model_heads_shapes_and_attention_stays_inside_the_image():
+    torch.manual_seed(0)
+    m = build_model("rt").eval()
+    S, H = m.cfg.input_size, m.cfg.input_size // m.cfg.grid_stride
+    # a frame whose left half is black (outside the fan) and right half speckle
+    img = np.zeros((S, S), np.uint8)
+    img[:, S // 2:] = np.random.default_rng(0).integers(30, 200, (S, S // 2))
+    x = torch.from_numpy(preprocess(img, None, S))[None]
+    o = m.outputs(x)
+    assert o["plane"].shape == (1, len(R.PLANES)) and o["criteria"].shape == (1, len(R.CRITERIA))
+    assert torch.allclose(o["plane"].sum(1), torch.ones(1), atol=1e-5)
+    assert torch.all((o["criteria"] >= 0) & (o["criteria"] <= 1))
+    att = o["attention"][0]
+    assert float(att[:, : H // 2].sum()) < 1e-3  # black cells carry no attention
+    assert float(att[:, H // 2 :].sum()) == pytest.approx(1.0, abs=1e-3)
+    # the score is still exactly the attention-weighted quality map
+    assert float(o["score"][0]) == pytest.approx(float((att * o["heatmap"][0]).sum()), abs=1e-3)
+
+
+def test_density_output_is_the_mahalanobis_distance():
+    torch.manual_seed(0)
+    m = build_model("rt").eval()
+    d = m.embed_dim
+    mean = torch.randn(d)
+    prec = torch.diag(torch.rand(d) + 0.5)
+    m.set_density(mean, prec)
+    x = torch.randn(2, 1, m.cfg.input_size, m.cfg.input_size)
+    o = m.outputs(x)
+    e = o["embedding"] - mean
+    ref = ((e @ prec) * e).sum(1)
+    assert torch.allclose(o["ood"], ref, rtol=1e-4)
+
+
+def test_scorers_carry_plane_criteria_and_ood_end_to_end(tmp_path):
+    pkg = package_varied(tmp_path / "h.fuiqa", trained=True, heads=True)
+    assert pkg.meta["heads"]["planes"] == list(R.PLANES)
+    frames = [np.random.default_rng(i).integers(0, 255, (120, 160), dtype=np.uint8) for i in range(3)]
+    ort = make_scorer("ort", pkg).score(frames)
+    tch = make_scorer("torch", pkg).score(frames)
+    assert ort.plane_probs.shape == (3, len(R.PLANES)) and ort.criteria.shape == (3, len(R.CRITERIA))
+    np.testing.assert_allclose(ort.plane_probs, tch.plane_probs, atol=1e-4)
+    np.testing.assert_allclose(ort.criteria, tch.criteria, atol=1e-4)
+    np.testing.assert_allclose(ort.scores, tch.scores, atol=1e-3)
+    # no density fitted in this package: no OOD verdict, never a made-up one
+    assert ort[0].ood is None and ort[0].plane in R.PLANES
+    old = make_scorer("ort", package_varied(tmp_path / "o.fuiqa", trained=True, heads=False)).score(frames)
+    assert old.plane_probs is None and old[0].plane is None and old[0].criteria is None
+
+
+def test_score_csv_has_plane_criteria_and_ood_columns(tmp_path):
+    import cv2
+
+    pkg = package_varied(tmp_path / "h.fuiqa", trained=True, heads=True)
+    img = np.zeros((240, 320), np.uint8)
+    cv2.ellipse(img, (160, 0), (230, 230), 0, 50, 130, 120, -1)
+    src = tmp_path / "f.png"
+    cv2.imwrite(str(src), img)
+    out = tmp_path / "s.csv"
+    assert main(["score", str(src), "--out", str(out), "--model", str(pkg.path), "--backend", "ort", "--no-progress"]) == 0
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0])[:4] == ["source", "frame", "time_s", "score"]
+    assert {"plane", "ood", "crit_thalami", "crit_structures"} <= set(rows[0])
+    assert rows[0]["plane"] in R.PLANES and rows[0]["band"] == R.band_of(float(rows[0]["score"]))

@@ -90,15 +90,18 @@ class Geometry:
             return np.full(self.nr, self.width / self.na)
         return (self.radius + r) * 2 * self.half_angle / self.na
 
-    def maps(self, out_w: int, out_h: int, box: tuple[int, int, int, int]):
+    def maps(self, out_w: int, out_h: int, box: tuple[int, int, int, int], view=None):
         """``cv2.remap`` maps that draw the field of view into ``box`` (x, y, w, h) of an out_w x out_h
-        canvas (aspect kept, centred in the box); also returns the mm-per-pixel scale and the fan mask."""
-        amin, amax, dmin, dmax = self.bbox()
+        canvas (aspect kept, centred in the box); also returns the mm-per-pixel scale and the fan mask.
+        ``view`` (lateral min, max, depth min, max in mm): draw only that part (a zoomed display)."""
+        amin, amax, dmin, dmax = self.bbox() if view is None else view
         bx, by, bw, bh = box
         s = max((amax - amin) / bw, (dmax - dmin) / bh)  # mm per pixel
         cx = bx + bw / 2
         cy = by + (bh - (dmax - dmin) / s) / 2
         xs = (np.arange(out_w, dtype=np.float32) + 0.5 - cx) * s
+        if view is not None:
+            xs += np.float32((amin + amax) / 2)
         ys = (np.arange(out_h, dtype=np.float32) + 0.5 - cy) * s + dmin
         X, Y = np.meshgrid(xs, ys)
         if self.kind == "linear":
@@ -174,6 +177,7 @@ class Acquisition:
 class Formed:
     polar: np.ndarray  # float32 display values 0..255, nr x na
     measures: dict = field(default_factory=dict)  # visible areas etc. for the label
+    layers: dict = field(default_factory=dict)  # polar float maps (with layers=True): prims, shadow, liftoff
 
 
 def _smooth_step(x: np.ndarray, w: float) -> np.ndarray:
@@ -181,8 +185,10 @@ def _smooth_step(x: np.ndarray, w: float) -> np.ndarray:
 
 
 def tissue_maps(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisition, phase: float,
-                measure: list[str] | None = None):
-    """Echo amplitude, attenuation and membership of the ``measure`` primitives on the polar grid."""
+                measure: list[str] | None = None, style=None, layers: dict | None = None):
+    """Echo amplitude, attenuation and membership of the ``measure`` primitives on the polar grid.
+    ``style`` (style.Style): paint the uterine contents first; ``layers``: a dict to receive the
+    shadow caster's membership ("caster")."""
     A, D, area = geom.grid()
     A, D = A.astype(np.float32), D.astype(np.float32)
     shape = A.shape
@@ -195,6 +201,13 @@ def tissue_maps(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisitio
         echo[...] += (e - echo) * m
         att[...] += (t - att) * m
 
+    wall = acq.maternal + 1.2 * np.sin(A / 17.0 + phase)
+    if style is not None:
+        from .style import paint_environment
+
+        ex, ey = scene.extent if scene is not None else (10.0, 10.0)
+        paint_environment(style, A, D, echo, att, a_c=pose.a_c, d_c=pose.d_c, ex=ex, ey=ey, rot=pose.rot,
+                          wall=wall, posterior=acq.posterior)
     # posterior uterine wall
     wav = 1.5 * np.sin(A / 13.0 + phase) + 1.0 * np.sin(A / 5.3 + 2 * phase)
     paint(_smooth_step(D - acq.posterior - wav, 2.0), "maternal")
@@ -227,7 +240,6 @@ def tissue_maps(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisitio
     # maternal wall: fat, fascia interfaces, uterine wall; optional anterior placenta
     w = acq.maternal
     fat = 0.45 * w + 0.8 * np.sin(A / 9.0 + 3 * phase)
-    wall = w + 1.2 * np.sin(A / 17.0 + phase)
     paint(_smooth_step(wall - D, 0.8), "maternal")
     paint(_smooth_step(fat - D, 0.8), "fat")
     paint(np.exp(-((D - fat) / 0.5) ** 2), "membrane")
@@ -244,6 +256,12 @@ def tissue_maps(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisitio
         g = ((A - acq.shadow_a) / (acq.shadow_width / 2)) ** 2 + ((D - dc) / max(1.5, 0.25 * w)) ** 2
         m = np.clip((1.0 - g) * 3.0, 0, 1).astype(np.float32)
         paint(m, "gas")
+        if layers is not None:
+            layers["caster"] = m
+    if style is not None:
+        from .style import maternal_texture
+
+        maternal_texture(style, A, D, echo, wall)
     return echo, att, members, area
 
 
@@ -271,13 +289,17 @@ def contact_profile(geom: Geometry, acq: Acquisition) -> np.ndarray:
 
 
 def form(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisition, rng: np.random.Generator,
-         measure: list[str] | None = None, speckle: np.ndarray | None = None) -> Formed:
+         measure: list[str] | None = None, speckle: np.ndarray | None = None, style=None,
+         layers: bool = False) -> Formed:
     """Form one polar B-mode image (display values 0..255) and the measures the label needs.
 
     ``speckle`` (nr x na x 2, float32, unit variance) may be given to keep speckle correlated over a
-    sweep; otherwise it is drawn from ``rng``."""
+    sweep; otherwise it is drawn from ``rng``. ``style`` (style.Style): the "real" look (contents of
+    the uterus, speckle cell size, TGC and lateral gain). ``layers``: also return polar maps of the
+    ``measure`` primitives' membership, the acoustic shadow of the shadow caster and lift-off."""
     phase = float(rng.uniform(0, 2 * np.pi)) if speckle is None else 0.7
-    echo, att, members, area = tissue_maps(scene, geom, pose, acq, phase, measure)
+    lay: dict = {}
+    echo, att, members, area = tissue_maps(scene, geom, pose, acq, phase, measure, style, lay)
     # tissue heterogeneity coarser than speckle (vessels, fibres, lobules): a smooth log-normal field,
     # fixed for a given phase so a sweep does not flicker
     trng = np.random.default_rng(int(phase * 1e6))
@@ -289,6 +311,8 @@ def form(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisition, rng:
     T = np.exp(-np.cumsum(att * dr, axis=0) + att * dr)  # transmission to each sample and back
     contact = contact_profile(geom, acq)
     amp = echo * T * contact[None, :]
+    if style is not None and style.haze > 0:  # clutter / side-lobe haze: fluid is not pitch black
+        amp += np.float32(style.haze) * np.exp(-r / (0.5 * geom.depth))[:, None] * contact[None, :]
     # near-field reverberation (coupled beams: weak, fast decay; lifted beams: strong ring-down)
     ds = max(2.0, 0.45 * acq.maternal)
     rev_c = np.zeros(geom.nr, np.float32)
@@ -304,9 +328,10 @@ def form(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisition, rng:
     if speckle is None:
         speckle = rng.standard_normal((geom.nr, geom.na, 2), dtype=np.float32)
     lat = float(np.mean(geom.lateral_spacing()))
-    sa = max(0.35, 0.32 * acq.psf_scale / dr)
-    sl_f = max(0.35, 0.75 * acq.psf_scale / lat)
-    sl_d = max(0.35, 1.9 * acq.psf_scale / lat)
+    cell = 1.0 if style is None else style.cell
+    sa = max(0.35, 0.32 * acq.psf_scale * cell / dr)
+    sl_f = max(0.35, 0.75 * acq.psf_scale * cell / lat)
+    sl_d = max(0.35, 1.9 * acq.psf_scale * cell / lat)
     z = speckle * amp[:, :, None]
     zf = _blur(z, sa, sl_f) / np.sqrt(_gauss_ss(sa, sl_f))
     zd = _blur(z, sa, sl_d) / np.sqrt(_gauss_ss(sa, sl_d))
@@ -318,7 +343,13 @@ def form(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisition, rng:
     env = np.sqrt(z[:, :, 0] ** 2 + z[:, :, 1] ** 2)
     tgc = np.exp(acq.tgc_slope * r)[:, None]
     db = 20 * np.log10(env * tgc + 1e-6) + acq.gain_db
+    if style is not None:
+        from .style import gain_map_db
+
+        db += gain_map_db(style, geom.nr, geom.na)
     polar = (0.55 + db / acq.dr_db) * 255.0
+    if style is not None and style.smooth > 0:  # the scanner's speckle reduction (fewer black holes)
+        polar = _blur(polar.astype(np.float32), style.smooth * 0.6, style.smooth)
     # what a reader can see: coupled beams, not behind bone or gas (excess attenuation over soft tissue)
     excess = np.maximum(att - np.float32(0.035), 0)
     vis = contact[None, :] * np.clip(np.exp(-np.cumsum(excess * dr, axis=0) + excess * dr) / 0.35, 0, 1)
@@ -331,7 +362,17 @@ def form(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisition, rng:
         va[k] = float(((m * area).sum(axis=0) * w).sum())
     meas = {"visible_area": va,
             "contact": float(contact.mean())}
-    return Formed(np.clip(polar, 0, 255).astype(np.float32), meas)
+    if layers:
+        lay.update(members)
+        lay["liftoff"] = np.broadcast_to((1 - contact)[None, :], (geom.nr, geom.na)).astype(np.float32)
+        m = lay.pop("caster", None)
+        if m is None:
+            lay["shadow"] = np.zeros((geom.nr, geom.na), np.float32)
+        else:  # the caster and what lies behind it, where it takes more than half the echo
+            ex_c = m * np.float32(TISSUES["gas"][1] - TISSUES["fetal"][1])
+            tc = np.exp(-np.cumsum(ex_c * dr, axis=0))
+            lay["shadow"] = np.maximum(m, (tc < 0.5).astype(np.float32))
+    return Formed(np.clip(polar, 0, 255).astype(np.float32), meas, lay)
 
 
 def scan_convert(polar: np.ndarray, geom: Geometry, out_w: int, out_h: int,

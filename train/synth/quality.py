@@ -25,6 +25,9 @@ GLOBAL_WEIGHTS = {
     "head": {"plane": 15, "zoom": 10, "settings": 10, "artefacts": 5},
     "abdomen": {"plane": 10, "zoom": 10, "settings": 5, "artefacts": 5},
     "femur": {"plane": 15, "zoom": 15, "settings": 10, "artefacts": 10},
+    # not assessed by the product: a four-chamber audit of its own, so 4CH rows carry a meaningful
+    # number, but a trainer should not learn the score from them (dataset.py: scored = 0)
+    "4CH": {"plane": 10, "zoom": 10, "settings": 5, "artefacts": 5},
 }
 
 GA_RANGE = (18.0, 34.0)
@@ -44,6 +47,7 @@ class Spec:
     severity: dict[str, float]
     fill: float  # structure size / imaging depth
     extra: dict = field(default_factory=dict)
+    style: object = None  # style.Style for the "real" look, None = plain
 
 
 def sample_severities(plane: str, rng: np.random.Generator) -> dict[str, float]:
@@ -65,8 +69,11 @@ def sample_severities(plane: str, rng: np.random.Generator) -> dict[str, float]:
 
 
 def spec_from_severities(plane: str, sev: dict[str, float], rng: np.random.Generator, *, ga: float | None = None,
-                         nr: int = 256, na: int = 192) -> Spec:
-    """Geometry, pose and acquisition for the given severities (missing factors = 0)."""
+                         nr: int = 256, na: int = 192, dense_beams: bool = False) -> Spec:
+    """Geometry, pose and acquisition for the given severities (missing factors = 0).
+
+    ``dense_beams`` (the "real" style): more beams for the zoomed display; every draw from ``rng``
+    stays the same, so the severities, GA, pose and settings match the plain image of that seed."""
     bad = sorted(set(sev) - set(FACTORS))
     if bad:
         raise ValueError(f"unknown quality factor(s) {', '.join(bad)}; known: {', '.join(FACTORS)}")
@@ -87,6 +94,8 @@ def spec_from_severities(plane: str, sev: dict[str, float], rng: np.random.Gener
     else:
         geom = Geometry("curvilinear", depth, radius=float(rng.uniform(40, 60)),
                         half_angle=float(np.deg2rad(rng.uniform(30, 38))), nr=nr, na=na)
+    if dense_beams:
+        _dense_beams(geom)
     # in-plane orientation
     if plane == "femur":
         ang = rng.uniform(0, 8) + 55 * s["beam_angle"]
@@ -148,7 +157,20 @@ def spec_from_severities(plane: str, sev: dict[str, float], rng: np.random.Gener
         acq.shadow_width = float(s["shadow"] * 0.9 * 2 * hx * scale)
         acq.shadow_a = float(lat + rng.uniform(-0.25, 0.25) * hx * scale)
     return Spec(plane, scene, geom, pose, acq, s, fill=scene.size_mm / depth,
-                extra={"ga": ga, "rot": rot})
+                extra={"ga": ga, "rot": rot, "hx": hx, "hy": hy})
+
+
+def _dense_beams(geom: Geometry) -> None:
+    """More beams where the plain count would undersample the zoomed display. Radius, field of view
+    and aperture stay: they set the beams' directions and which part of the anatomy lies in the fan,
+    so the shadows, the out-of-fan share and the lift-off, and with them the label, are unchanged (the
+    style narrows the sector on the display only: style.crop_beams)."""
+    if geom.kind == "curvilinear":
+        spacing = (geom.radius + 0.5 * geom.depth) * 2 * geom.half_angle / geom.na
+    else:
+        spacing = geom.width / geom.na
+    px = geom.depth / geom.nr  # the zoomed display shows the depth over about nr pixels
+    geom.na = int(np.ceil(geom.na * float(np.clip(spacing / px, 1.0, 1.8))))
 
 
 # ----------------------------------------------------------------------------- the label

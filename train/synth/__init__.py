@@ -62,12 +62,15 @@ def make_spec(plane: str, severity: dict | None, rng: np.random.Generator, *, si
     nr, na = _grid_for(size)
     srng = rng.spawn(1)[0] if realism > 0 else None
     sev = sample_severities(plane, rng) if severity is None else severity
-    spec = spec_from_severities(plane, sev, rng, ga=ga, nr=nr, na=na, dense_beams=srng is not None)
-    if srng is not None:
-        from .style import add_parts, sample_style
+    if srng is None:
+        return spec_from_severities(plane, sev, rng, ga=ga, nr=nr, na=na)
+    from .style import add_parts, sample_style
 
-        spec.style = sample_style(srng, realism)
-        add_parts(spec.style, srng, spec.pose.a_c, spec.pose.d_c, spec.extra["hx"], spec.extra["hy"])
+    st = sample_style(srng, realism)
+    spec = spec_from_severities(plane, sev, rng, ga=ga, nr=nr, na=na, dense_beams=True, zoom_in=st.zoom_in,
+                                fill_push=st.fill_push, near=st.near)
+    spec.style = st
+    add_parts(st, srng, spec.pose.a_c, spec.pose.d_c, spec.extra["hx"], spec.extra["hy"])
     return spec
 
 
@@ -92,7 +95,8 @@ def render_spec(spec: Spec, rng: np.random.Generator, *, size: int = 256, rate: 
         geom, cols = crop_beams(st, spec)
         polar = polar[:, cols]
         f.layers = {k: v[:, cols] for k, v in f.layers.items()}
-        view = view_window(st, geom, spec.pose.a_c, spec.extra["hx"], w, h, box)
+        view = view_window(st, geom, spec.pose.a_c, spec.extra["hx"], spec.extra["d0"], w, h, box,
+                           liftoff=spec.acq.liftoff)
     vmaps = geom.maps(w, h, box, view)
     img, mask, mmpp = scan_convert(polar, geom, w, h, box, maps=vmaps)
     out = degrade(img, mask, mmpp, spec.acq, rng)

@@ -234,6 +234,10 @@ def tissue_maps(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisitio
                 members[p.name][win] = m
             if p.tissue is not None:
                 e, t = TISSUES[p.tissue]
+                if style is not None:  # echo only: attenuation (shadows, visibility) stays
+                    e = e * style.echo_gain.get(p.tissue, 1.0)
+                    if p.tissue in ("membrane", "bone", "dense_bone") and style.specular > 0:
+                        e = e * _specular(m, geom, win, style.specular)
                 ew, aw = echo[win], att[win]
                 ew += (e - ew) * m
                 aw += (t - aw) * m
@@ -263,6 +267,21 @@ def tissue_maps(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisitio
 
         maternal_texture(style, A, D, echo, wall)
     return echo, att, members, area
+
+
+def _specular(m: np.ndarray, geom: Geometry, win, strength: float) -> np.ndarray:
+    """Echo weight of a smooth reflector: strong where its surface faces the beam, weak where the beam
+    runs along it (a skull's lateral walls are faint on a real scan). The surface normal comes from the
+    structure tensor of the membership (so thin shells have one too); beams run along polar rows."""
+    dr = geom.depth / geom.nr
+    lat = float(np.mean(geom.lateral_spacing()[win[0]]))
+    gr, gc = np.gradient(m)
+    gr, gc = gr / np.float32(dr), gc / np.float32(lat)
+    sr, sc = max(0.5, 1.2 / dr), max(0.5, 1.2 / lat)
+    jr = _blur(gr * gr, sr, sc)
+    jc = _blur(gc * gc, sr, sc)
+    c2 = jr / (jr + jc + np.float32(1e-6))
+    return np.float32(1 - strength) + np.float32(strength) * c2 ** np.float32(1.5)
 
 
 def _gauss_ss(sa: float, sl: float) -> float:

@@ -55,6 +55,8 @@ class Style:
     halo_harm: np.ndarray = field(default_factory=lambda: np.zeros(6))
     fluid_share: float = 0.3  # share of the uterine contents that is fluid
     content_echo: float = 0.6  # mean echo of what is not fluid (fetal parts, placenta, cord)
+    echo_gain: dict = field(default_factory=dict)  # tissue -> echo factor in the plane's anatomy (look only)
+    specular: float = 0.0  # how much a reflector's echo falls where the beam runs along it (0..1)
     uterine: float = 6.0  # uterine wall thickness (mm)
     posterior_placenta: float = 0.0  # thickness (mm) above the posterior wall, 0 = none
     maternal_tex: float = 0.5  # striation strength of the maternal wall
@@ -62,7 +64,9 @@ class Style:
     parts: list[Part] = field(default_factory=list)
     sector: float = 1.0  # share of the sector shown (a narrower field of view on the display)
     view_jitter: float = 0.0  # lateral position of the zoom window (-1..1 of its freedom)
-    top_margin: float = 0.0  # mm of the near field left out of the zoom window
+    zoom_in: float = 0.0  # the zoom box starts this share of its height below the probe
+    fill_push: float = 0.0  # a well-zoomed anatomy drawn towards the top of the full-credit band
+    near: float = 5.0  # mm between the zoom box's top and the anatomy
 
 
 def sample_style(rng: np.random.Generator, realism: float) -> Style | None:
@@ -74,20 +78,26 @@ def sample_style(rng: np.random.Generator, realism: float) -> Style | None:
     st.smooth = float(r * rng.uniform(0.0, 1.1))
     st.tgc_db = r * rng.uniform(-3.5, 3.5, 6)
     st.lgc_db = r * rng.uniform(-2.0, 2.0, 4)
-    st.gamma = float(np.exp(r * rng.uniform(np.log(0.75), np.log(1.35))))
+    st.gamma = float(np.exp(r * rng.uniform(np.log(0.9), np.log(2.1))))  # real maps are darker than ours
     st.s_curve = float(r * rng.uniform(0.0, 1.0))
     st.tint = str(rng.choice(list(TINTS))) if rng.random() < 0.25 * r else None
     st.halo = float(rng.uniform(2.0, 22.0))
     st.halo_harm = rng.normal(0, 0.35, 6)
+    st.specular = float(r * rng.uniform(0.5, 0.85))
     st.fluid_share = float(rng.uniform(0.1, 0.6))
-    st.content_echo = float(rng.uniform(0.45, 0.95))
+    st.content_echo = float(rng.uniform(0.3, 0.8))
+    st.echo_gain = {"brain": float(np.exp(r * rng.uniform(np.log(0.45), 0.0))),
+                    "bone": float(np.exp(r * rng.uniform(0.0, np.log(2.0)))),
+                    "fetal": float(np.exp(r * rng.uniform(np.log(0.7), np.log(1.2))))}
     st.uterine = float(rng.uniform(3.0, 10.0))
     st.posterior_placenta = float(rng.uniform(12, 35)) if rng.random() < 0.4 else 0.0
     st.maternal_tex = float(r * rng.uniform(0.3, 1.0))
     st.haze = float(r * rng.uniform(0.01, 0.05))
     st.sector = float(1.0 - r * rng.uniform(0.0, 0.4)) if rng.random() < 0.6 else 1.0
     st.view_jitter = float(rng.uniform(-1, 1))
-    st.top_margin = float(rng.uniform(0, 6)) if rng.random() < 0.3 else 0.0
+    st.zoom_in = float(r * rng.uniform(0.1, 0.7)) if rng.random() < 0.75 else 0.0
+    st.fill_push = float(r * rng.uniform(0.3, 1.0))
+    st.near = float(rng.uniform(1.5, 12.0))
     return st
 
 
@@ -231,15 +241,19 @@ def crop_beams(st: Style, spec) -> tuple[object, slice]:
     return replace(g, width=g.width * n / g.na, na=n), slice(k, g.na - k)
 
 
-def view_window(st: Style, geom, a_c: float, hx: float, out_w: int, out_h: int,
-                box: tuple[int, int, int, int]) -> tuple[float, float, float, float]:
-    """The zoomed field shown in ``box``: full depth, cropped laterally to the box's aspect, but never
-    so much that the part of the anatomy inside the fan is cut off (the label sees all of it)."""
+def view_window(st: Style, geom, a_c: float, hx: float, d0: float, out_w: int, out_h: int,
+                box: tuple[int, int, int, int], liftoff: float = 0.0) -> tuple[float, float, float, float]:
+    """The zoomed field shown in ``box``: from ``d0`` (the zoom box's top; the fan's top if 0) to the
+    full depth, cropped laterally to the box's aspect, but never so much that the part of the anatomy
+    inside the fan is cut off (the label sees all of it), and not at all under lift-off (the label
+    counts every beam's contact, so every beam stays in view)."""
     amin, amax, dmin, dmax = geom.bbox()
-    top = dmin + st.top_margin
+    top = d0 if d0 > 0 else dmin
     hgt = dmax - top
     wid = hgt * box[2] / box[3]
     lo, hi = max(a_c - hx - 3.0, amin), min(a_c + hx + 3.0, amax)
+    if liftoff > 0:
+        lo, hi = amin, amax
     wid = max(wid, hi - lo)
     c_lo, c_hi = hi - wid / 2, lo + wid / 2  # centres that keep [lo, hi] in view
     f_lo, f_hi = amin + wid / 2, amax - wid / 2  # centres that keep the view inside the fan

@@ -57,7 +57,7 @@ def test_style_changes_the_look_not_the_label(plane):
     # against the plain image of the same seed (same severities): the zoom box and denser beams move
     # the anatomy in the fan, so a shadow may fall a little differently; on the whole the label is the same
     dq = np.array(dq)
-    assert np.median(np.abs(dq)) < 1.0 and abs(dq.mean()) < 3.0, dq
+    assert np.median(np.abs(dq)) < 1.5 and abs(dq.mean()) < 3.0, dq
 
 
 def test_clean_real_style_is_still_standard_and_no_contact_still_fails():
@@ -117,7 +117,8 @@ def test_maps_line_up_with_the_image(realism):
     skull, csp = c.maps["skull"], c.maps["csp"]
     assert skull.sum() > 50 and csp.sum() > 5
     assert gc[skull].mean() > 1.5 * gc[c.mask].mean()
-    assert gc[csp].mean() < 0.6 * gc[c.mask & ~csp].mean()
+    # (the real style darkens the brain around it and blurs small structures with its speckle filter)
+    assert gc[csp].mean() < (0.6 if realism == 0 else 0.85) * gc[c.mask & ~csp].mean()
     assert not c.maps["shadow"].any()
 
 

@@ -206,7 +206,7 @@ def tissue_maps(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisitio
         from .style import paint_environment
 
         ex, ey = scene.extent if scene is not None else (10.0, 10.0)
-        paint_environment(style, A, D, echo, att, a_c=pose.a_c, d_c=pose.d_c, ex=ex, ey=ey, rot=pose.rot,
+        paint_environment(style, geom, A, D, echo, att, a_c=pose.a_c, d_c=pose.d_c, ex=ex, ey=ey, rot=pose.rot,
                           wall=wall, posterior=acq.posterior)
     # posterior uterine wall
     wav = 1.5 * np.sin(A / 13.0 + phase) + 1.0 * np.sin(A / 5.3 + 2 * phase)
@@ -331,7 +331,7 @@ def form(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisition, rng:
     contact = contact_profile(geom, acq)
     amp = echo * T * contact[None, :]
     if style is not None and style.haze > 0:  # clutter / side-lobe haze: fluid is not pitch black
-        amp += np.float32(style.haze) * np.exp(-r / (0.5 * geom.depth))[:, None] * contact[None, :]
+        amp += np.float32(style.haze) * np.exp(-acq.tgc_slope * r)[:, None] * contact[None, :]  # flat after TGC
     # near-field reverberation (coupled beams: weak, fast decay; lifted beams: strong ring-down)
     ds = max(2.0, 0.45 * acq.maternal)
     rev_c = np.zeros(geom.nr, np.float32)
@@ -351,6 +351,8 @@ def form(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisition, rng:
     sa = max(0.35, 0.32 * acq.psf_scale * cell / dr)
     sl_f = max(0.35, 0.75 * acq.psf_scale * cell / lat)
     sl_d = max(0.35, 1.9 * acq.psf_scale * cell / lat)
+    if style is not None:  # speckle grains of at least the display's pixel size (axial) and a few (lateral)
+        sa, sl_f, sl_d = max(sa, style.grain[0]), max(sl_f, style.grain[1]), max(sl_d, style.grain[1])
     z = speckle * amp[:, :, None]
     zf = _blur(z, sa, sl_f) / np.sqrt(_gauss_ss(sa, sl_f))
     zd = _blur(z, sa, sl_d) / np.sqrt(_gauss_ss(sa, sl_d))
@@ -369,6 +371,8 @@ def form(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisition, rng:
     polar = (0.55 + db / acq.dr_db) * 255.0
     if style is not None and style.smooth > 0:  # the scanner's speckle reduction (fewer black holes)
         polar = _blur(polar.astype(np.float32), style.smooth * 0.6, style.smooth)
+    if style is not None and style.sri > 0:  # edge-preserving speckle reduction (SRI-like)
+        polar = cv2.bilateralFilter(np.clip(polar, -50, 300).astype(np.float32), 5, style.sri, 1.6)
     # what a reader can see: coupled beams, not behind bone or gas (excess attenuation over soft tissue)
     excess = np.maximum(att - np.float32(0.035), 0)
     vis = contact[None, :] * np.clip(np.exp(-np.cumsum(excess * dr, axis=0) + excess * dr) / 0.35, 0, 1)
@@ -387,10 +391,10 @@ def form(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisition, rng:
         m = lay.pop("caster", None)
         if m is None:
             lay["shadow"] = np.zeros((geom.nr, geom.na), np.float32)
-        else:  # the caster and what lies behind it, where it takes more than half the echo
+        else:  # behind the caster (not the bright caster itself), where it takes more than half the echo
             ex_c = m * np.float32(TISSUES["gas"][1] - TISSUES["fetal"][1])
             tc = np.exp(-np.cumsum(ex_c * dr, axis=0))
-            lay["shadow"] = np.maximum(m, (tc < 0.5).astype(np.float32))
+            lay["shadow"] = ((tc < 0.5) & (m < 0.5)).astype(np.float32)
     return Formed(np.clip(polar, 0, 255).astype(np.float32), meas, lay)
 
 

@@ -191,8 +191,8 @@ def _dense_beams(geom: Geometry, shown: float) -> None:
     else:
         spacing = geom.width / geom.na
     px = shown / geom.nr  # the zoomed display shows that depth over about nr pixels
-    geom.na = int(np.ceil(geom.na * float(np.clip(spacing / px, 1.0, 1.8))))
-    geom.nr = int(np.ceil(geom.nr * geom.depth / shown))
+    geom.na = int(np.ceil(geom.na * float(np.clip(spacing / px, 1.0, 1.25))))
+    geom.nr = int(np.ceil(geom.nr * min(1.25, geom.depth / shown)))
 
 
 # ----------------------------------------------------------------------------- the label

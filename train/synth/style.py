@@ -46,6 +46,8 @@ class Style:
     seed: int  # for the texture fields
     cell: float = 1.0  # speckle cell size (PSF scale; not a defocus: the label does not see it)
     smooth: float = 0.0  # speckle reduction filter (samples, lateral; axial 0.6 x)
+    grain: tuple = (0.35, 0.35)  # smallest speckle PSF (axial, lateral) in polar samples
+    sri: float = 0.0  # edge-preserving speckle reduction: the bilateral filter's range sigma (grey levels)
     tgc_db: np.ndarray = field(default_factory=lambda: np.zeros(6))  # TGC slider offsets, top to bottom
     lgc_db: np.ndarray = field(default_factory=lambda: np.zeros(4))  # lateral gain, left to right
     gamma: float = 1.0
@@ -75,7 +77,9 @@ def sample_style(rng: np.random.Generator, realism: float) -> Style | None:
         return None
     st = Style(realism=r, seed=int(rng.integers(1 << 31)))
     st.cell = float(np.exp(r * rng.uniform(np.log(0.75), np.log(1.25))))
-    st.smooth = float(r * rng.uniform(0.0, 1.1))
+    st.smooth = float(r * rng.uniform(0.1, 0.8))
+    st.sri = float(r * rng.uniform(10, 45)) if rng.random() < 0.8 else 0.0
+    st.grain = (float(0.35 + r * rng.uniform(0.2, 0.6)), float(0.35 + r * rng.uniform(0.6, 1.6)))
     st.tgc_db = r * rng.uniform(-3.5, 3.5, 6)
     st.lgc_db = r * rng.uniform(-2.0, 2.0, 4)
     st.gamma = float(np.exp(r * rng.uniform(np.log(0.9), np.log(2.1))))  # real maps are darker than ours
@@ -86,7 +90,7 @@ def sample_style(rng: np.random.Generator, realism: float) -> Style | None:
     st.specular = float(r * rng.uniform(0.5, 0.85))
     st.fluid_share = float(rng.uniform(0.1, 0.6))
     st.content_echo = float(rng.uniform(0.3, 0.8))
-    st.echo_gain = {"brain": float(np.exp(r * rng.uniform(np.log(0.45), 0.0))),
+    st.echo_gain = {"brain": float(np.exp(r * rng.uniform(np.log(0.15), np.log(0.7)))),
                     "bone": float(np.exp(r * rng.uniform(0.0, np.log(2.0)))),
                     "fetal": float(np.exp(r * rng.uniform(np.log(0.7), np.log(1.2))))}
     st.uterine = float(rng.uniform(3.0, 10.0))
@@ -130,12 +134,13 @@ def _field(A: np.ndarray, D: np.ndarray, seed: int, scale_a: float, scale_d: flo
     return cv2.remap(g, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
 
 
-def paint_environment(st: Style, A, D, echo, att, *, a_c, d_c, ex, ey, rot, wall, posterior) -> None:
+def paint_environment(st: Style, geom, A, D, echo, att, *, a_c, d_c, ex, ey, rot, wall, posterior) -> None:
     """Uterine contents around the anatomy, painted before the scene (which then covers it)."""
 
-    def paint(m, e, t):
-        echo[...] += (e - echo) * m
-        att[...] += (t - att) * m
+    def paint(m, e, t, win=(slice(None), slice(None))):
+        ew, aw = echo[win], att[win]
+        ew += (e - ew) * m
+        aw += (t - aw) * m
 
     dA, dD = A - np.float32(a_c), D - np.float32(d_c)
     g = np.deg2rad(rot)
@@ -148,26 +153,30 @@ def paint_environment(st: Style, A, D, echo, att, *, a_c, d_c, ex, ey, rot, wall
     fe, fa = TISSUES["fetal"]
     pe, pa = TISSUES["placenta"]
     n = _field(A, D, st.seed, 14.0, 11.0)
-    thr = np.float32(np.quantile(n, st.fluid_share))
+    thr = np.float32(np.quantile(n[::3, ::3], st.fluid_share))
     contents = np.clip((n - thr) * 2.5, 0, 1) * np.clip((dist - np.maximum(halo, 1.0)) / 3.0, 0, 1)
     lob = _field(A, D, st.seed + 1, 2.2, 2.2)
     ce = np.float32(st.content_echo) * np.exp(np.float32(0.35) * lob)
     paint(contents, ce, fa)
     for p in st.parts:
+        win = geom.window(p.a, p.d, max(p.ax, p.ay) + 2.0)
+        if win is None:
+            continue
+        Aw, Dw, dw, lw = A[win], D[win], dist[win], lob[win]
         ca, sa = np.float32(np.cos(p.ang)), np.float32(np.sin(p.ang))
-        pu, pv = (A - p.a) * ca + (D - p.d) * sa, -(A - p.a) * sa + (D - p.d) * ca
+        pu, pv = (Aw - p.a) * ca + (Dw - p.d) * sa, -(Aw - p.a) * sa + (Dw - p.d) * ca
         pr = np.sqrt((pu / p.ax) ** 2 + (pv / p.ay) ** 2)
         dd = (pr - 1) * np.float32(min(p.ax, p.ay))
-        inside = np.clip(0.5 - dd / 0.8, 0, 1) * np.clip((dist - 1.0) / 2.0, 0, 1)
+        inside = np.clip(0.5 - dd / 0.8, 0, 1) * np.clip((dw - 1.0) / 2.0, 0, 1)
         if p.kind == "cord":  # a cord loop: vessel lumen in a bright jelly wall
-            paint(inside, 1.2, fa)
-            paint(np.clip(0.5 - (dd + 0.5 * min(p.ax, p.ay)) / 0.5, 0, 1) * inside, 0.02, 0.001)
+            paint(inside, 1.2, fa, win)
+            paint(np.clip(0.5 - (dd + 0.5 * min(p.ax, p.ay)) / 0.5, 0, 1) * inside, 0.02, 0.001, win)
             continue
-        paint(inside, fe * (1 + 0.3 * lob), fa)
-        paint(np.exp(-(dd / 0.5) ** 2) * np.clip(dist / 2.0, 0, 1), 2.5, fa)  # skin line, no shadow
+        paint(inside, fe * (1 + 0.3 * lw), fa, win)
+        paint(np.exp(-(dd / 0.5) ** 2) * np.clip(dw / 2.0, 0, 1), 2.5, fa, win)  # skin line, no shadow
         if p.kind == "limb":  # bone seen as a bright line without its shadow (lies beside the plane)
             core = np.exp(-((pv / (0.25 * p.ay)) ** 2)) * np.clip(1.0 - np.abs(pu) / (0.8 * p.ax), 0, 1)
-            paint(core * np.clip(dist / 2.0, 0, 1), 6.0, fa)
+            paint(core * np.clip(dw / 2.0, 0, 1), 6.0, fa, win)
     # uterine wall under the maternal wall, and an optional posterior placenta above the posterior wall
     uw = np.clip(0.5 + (wall + np.float32(st.uterine) - D) / 1.5, 0, 1) * np.clip((dist - 1.0) / 2.0, 0, 1)
     paint(uw * (D > wall - 2), 0.55 * np.exp(np.float32(0.3) * lob), TISSUES["muscle"][1])

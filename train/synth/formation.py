@@ -113,6 +113,10 @@ class Geometry:
             mx = (th + self.half_angle) / (2 * self.half_angle) * self.na - 0.5
             my = rr / self.depth * self.nr - 0.5
         mask = (mx >= -0.5) & (mx <= self.na - 0.5) & (my >= -0.5) & (my <= self.nr - 0.5)
+        if view is not None:  # a zoomed view is cut to its box (the fan may be wider)
+            inside = np.zeros_like(mask)
+            inside[max(0, by):by + bh, max(0, bx):bx + bw] = True
+            mask &= inside
         return mx.astype(np.float32), my.astype(np.float32), float(s), mask
 
 

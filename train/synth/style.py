@@ -92,7 +92,8 @@ def sample_style(rng: np.random.Generator, realism: float) -> Style | None:
     st.content_echo = float(rng.uniform(0.3, 0.8))
     st.echo_gain = {"brain": float(np.exp(r * rng.uniform(np.log(0.15), np.log(0.7)))),
                     "bone": float(np.exp(r * rng.uniform(0.0, np.log(2.0)))),
-                    "fetal": float(np.exp(r * rng.uniform(np.log(0.7), np.log(1.2))))}
+                    "fetal": float(np.exp(r * rng.uniform(np.log(0.7), np.log(1.2)))),
+                    "membrane": float(np.exp(r * rng.uniform(np.log(0.35), 0.0)))}
     st.uterine = float(rng.uniform(3.0, 10.0))
     st.posterior_placenta = float(rng.uniform(12, 35)) if rng.random() < 0.4 else 0.0
     st.maternal_tex = float(r * rng.uniform(0.3, 1.0))

@@ -178,3 +178,19 @@ def test_cli_style_real_and_the_4ch_plane(tmp_path):
     header = open(plain / "labels.csv").readline().strip().split(",")
     assert "scored" not in header and "realism" not in (plain / "SYNTHETIC.txt").read_text()
     assert main(["synth", str(tmp_path / "bad"), "--n", "2", "--realism", "1.5", "--no-progress"]) == 2
+
+
+def test_real_style_screen_keeps_the_fan_in_its_box():
+    from engine.roi import find_roi
+    from train.synth.dataset import render_item
+    from train.synth.screen import screen_layout
+
+    for i, plane in enumerate(("head", "4CH")):
+        img, row = render_item(plane, 3, i, 256, screen=True, realism=1.0)
+        h, w = img.shape[:2]
+        bx, by, bw, bh = screen_layout(w, h)
+        assert img[by + 20: by + bh - 20, : bx - 2].mean() < 25  # the parameter column stays black + text
+        x, y, rw, rh = find_roi(img).box
+        # the ROI finder finds the image inside the imaging box, not the text around it
+        assert x >= bx - 6 and y >= by - 6 and x + rw <= bx + bw + 6 and y + rh <= by + bh + 6
+        assert rw * rh >= 0.4 * bw * bh

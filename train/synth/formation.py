@@ -277,6 +277,8 @@ def _specular(m: np.ndarray, geom: Geometry, win, strength: float) -> np.ndarray
     """Echo weight of a smooth reflector: strong where its surface faces the beam, weak where the beam
     runs along it (a skull's lateral walls are faint on a real scan). The surface normal comes from the
     structure tensor of the membership (so thin shells have one too); beams run along polar rows."""
+    if min(m.shape) < 3:
+        return np.float32(1.0)
     dr = geom.depth / geom.nr
     lat = float(np.mean(geom.lateral_spacing()[win[0]]))
     gr, gc = np.gradient(m)

@@ -16,9 +16,9 @@ import numpy as np
 from . import make_spec, render_spec, rng_for
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
-CREDIT = ("real: HC18 head frames, CC BY 4.0, van den Heuvel et al. 2018 "
+CREDIT = ("HC18 head frames, CC BY 4.0, van den Heuvel et al. 2018 "
           "(doi:10.5281/zenodo.1327317), downscaled")
-TILE = (200, 200)  # square, as the data set and (letterboxed) the model input
+TILE = (160, 160)  # square, as the data set and (letterboxed) the model input
 
 
 def synthetic_tile(plane: str, seed: int, index: int, severity=None, realism: float = 1.0) -> tuple[np.ndarray, str]:
@@ -49,7 +49,7 @@ def sheet(out_png, hc18: Path | None, *, cols: int = 7, seed: int = 0) -> Path:
     rows: list[tuple[str, list[tuple[np.ndarray, str]]]] = []
     real = hc18_tiles(hc18, 2 * cols) if hc18 is not None else []
     if real:
-        rows.append(("REAL " + CREDIT, real[:cols]))
+        rows.append(("REAL: " + CREDIT, real[:cols]))
     rows.append(("SYNTHETIC head, real style, clean (severities 0)",
                  [synthetic_tile("head", seed, i, {}) for i in range(cols)]))
     if real:

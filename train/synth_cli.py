@@ -17,13 +17,21 @@ def register(sub) -> None:
                     "sweep (OUT/demo_sweep.mp4 + .csv) instead.")
     p.add_argument("out", help="output folder")
     p.add_argument("--n", type=int, default=100, help="number of images (default 100)")
-    p.add_argument("--planes", default="head,abdomen,femur", help="comma-separated planes (head,abdomen,femur)")
+    p.add_argument("--planes", default="head,abdomen,femur",
+                   help="comma-separated planes: head,abdomen,femur (assessed) and 4CH (four-chamber heart, "
+                        "not assessed: labels.csv then has a 'scored' column, 0 on its rows)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sweeps", type=int, default=0, help="number of sweeps (cine loops) to write")
     p.add_argument("--sweep-frames", type=int, default=75, help="frames per sweep (25 fps)")
     p.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
     p.add_argument("--screen", action="store_true",
                    help="draw a scanner-like screen (text, grey bar) around the fan; 4:3 canvas")
+    p.add_argument("--style", choices=("plain", "real"), default="plain",
+                   help="plain: the fan on black, as before (default); real: domain randomisation - tissue "
+                        "and fluid filling the fan, zoomed anatomy, speckle, TGC, grey maps, tinted maps "
+                        "(docs/synthetic.md); the labels follow the same rules")
+    p.add_argument("--realism", type=float, default=None,
+                   help="strength of the real style, 0-1 (default: 1 with --style real, 0 otherwise)")
     p.add_argument("--workers", type=int, default=1, help="processes (output is the same for any count)")
     p.add_argument("--demo", action="store_true",
                    help="write the demo asset OUT/demo_sweep.{mp4,csv} (e.g. OUT=assets/demo)")
@@ -41,10 +49,11 @@ def run(args) -> int:
         print(f"wrote {path} (SYNTHETIC demo) in {time.perf_counter() - t0:.1f} s")
         return 0
     planes = [p.strip() for p in args.planes.split(",") if p.strip()]
+    realism = args.realism if args.realism is not None else (1.0 if args.style == "real" else 0.0)
     try:
         summary = generate(args.out, args.n, planes=planes, seed=args.seed, sweeps=args.sweeps, size=args.size,
                            screen=args.screen, workers=args.workers, progress=not args.no_progress,
-                           sweep_frames=args.sweep_frames)
+                           sweep_frames=args.sweep_frames, realism=realism)
     except ValueError as e:
         print(f"fuiqa synth: {e}", file=sys.stderr)
         return 2

@@ -231,15 +231,7 @@ def build_abdomen(ga: float, rng: np.random.Generator) -> Scene:
         _cap("lamina_l", "dense_bone", (0.16 * r, -0.86 * r, -3 * r), (0.16 * r, -0.86 * r, 3 * r), 0.06 * r),
         _cap("lamina_r", "dense_bone", (-0.16 * r, -0.86 * r, -3 * r), (-0.16 * r, -0.86 * r, 3 * r), 0.06 * r),
     ]
-    ribs = []
-    for side in (1, -1):
-        for zk in (-0.55, 0.0, 0.55):
-            pts = []
-            for phi in np.deg2rad([-115, -80, -45, -10, 15]):
-                pts.append((side * 0.9 * rx * np.cos(phi), 0.9 * ry * np.sin(phi), (zk + 0.3 * np.sin(phi)) * r))
-            for i in range(len(pts) - 1):
-                ribs.append(_cap(f"rib_{'l' if side > 0 else 'r'}{zk:+.2f}_{i}", "dense_bone", pts[i], pts[i + 1],
-                                 max(0.6, 0.035 * r)))
+    ribs = _ribs(rx, ry, r)
     prims += ribs
     rib_names = [p.name for p in ribs if "+0.00" in p.name]
     crit = [
@@ -276,13 +268,77 @@ def build_femur(ga: float, rng: np.random.Generator) -> Scene:
                  extent=(h + 0.19 * fl, 0.3 * fl + 3))
 
 
-BUILDERS = {"head": build_head, "abdomen": build_abdomen, "femur": build_femur}
-PLANES = tuple(BUILDERS)
+def _ribs(rx: float, ry: float, r: float, zks=(-0.55, 0.0, 0.55)) -> list[Prim]:
+    """Sloping rib arcs on both sides (short segments cross a transverse plane)."""
+    ribs = []
+    for side in (1, -1):
+        for zk in zks:
+            pts = []
+            for phi in np.deg2rad([-115, -80, -45, -10, 15]):
+                pts.append((side * 0.9 * rx * np.cos(phi), 0.9 * ry * np.sin(phi), (zk + 0.3 * np.sin(phi)) * r))
+            for i in range(len(pts) - 1):
+                ribs.append(_cap(f"rib_{'l' if side > 0 else 'r'}{zk:+.2f}_{i}", "dense_bone", pts[i], pts[i + 1],
+                                 max(0.6, 0.035 * r)))
+    return ribs
+
+
+def build_heart(ga: float, rng: np.random.Generator) -> Scene:
+    """Four-chamber view of the fetal heart (x: fetal left +, y: anterior +, z: cranio-caudal): a round
+    thorax with ribs and spine, lungs either side, the heart a third of the thorax with its apex to the
+    fetal left-anterior; two atria (by the spine) and two ventricles (towards the apex) as dark chambers
+    split by a bright cross of septa (interventricular/interatrial septum and the AV-valve plane)."""
+    r = ac_mm(ga) / (2 * np.pi) * 0.88 * rng.uniform(0.95, 1.05)
+    rx, ry, rz = r, r * rng.uniform(0.9, 0.97), 2.4 * r
+    ang = float(rng.uniform(35, 55))  # heart axis vs the antero-posterior axis, towards the left
+    R = _rot("z", 90 - ang)  # local x: base -> apex
+    u = R[:, 0]
+    v = R[:, 1]  # towards the fetal right-anterior
+    ch = np.array([0.1 * r, 0.12 * r, 0.0])
+    L, W, Hz = 0.56 * r, 0.44 * r, 0.45 * r
+
+    def at(su, tv):
+        return ch + su * L * u + tv * W * v
+
+    prims = [
+        _e("body", "fetal", (0, 0, 0), (rx + 1.5, ry + 1.5, rz)),
+        _sh("skin", "membrane", (0, 0, 0), (rx + 1.2, ry + 1.2, rz), 1.0),
+        _e("lung_l", "placenta", (0.5 * r, -0.22 * r, 0), (0.36 * r, 0.42 * r, 1.1 * r)),
+        _e("lung_r", "placenta", (-0.45 * r, -0.05 * r, 0), (0.42 * r, 0.6 * r, 1.1 * r)),
+        _e("heart", "muscle", ch, (L, W, Hz), R),
+        _e("septum_iv", "membrane", at(0.3, 0.0), (0.62 * L, 0.05 * W + 0.4, 0.8 * Hz), R, edge=0.5),
+        _e("septum_av", "membrane", at(-0.08, 0.0), (0.05 * L + 0.4, 0.85 * W, 0.8 * Hz), R, edge=0.5),
+        _e("lv", "fluid", at(0.4, -0.42), (0.4 * L, 0.34 * W, 0.6 * Hz), R),
+        _e("rv", "fluid", at(0.36, 0.44), (0.36 * L, 0.36 * W, 0.6 * Hz), R),
+        _e("la", "fluid", at(-0.5, -0.42), (0.32 * L, 0.33 * W, 0.55 * Hz), R),
+        _e("ra", "fluid", at(-0.5, 0.45), (0.34 * L, 0.35 * W, 0.55 * Hz), R),
+        _cap("aorta_d", "fluid", (0.14 * r, -0.5 * r, -3 * r), (0.14 * r, -0.5 * r, 3 * r), 0.06 * r + 0.3),
+        _cap("spine_body", "dense_bone", (0, -0.68 * r, -3 * r), (0, -0.68 * r, 3 * r), 0.09 * r),
+        _cap("lamina_l", "dense_bone", (0.16 * r, -0.86 * r, -3 * r), (0.16 * r, -0.86 * r, 3 * r), 0.06 * r),
+        _cap("lamina_r", "dense_bone", (-0.16 * r, -0.86 * r, -3 * r), (-0.16 * r, -0.86 * r, 3 * r), 0.06 * r),
+    ]
+    ribs = _ribs(rx, ry, r)
+    prims += ribs
+    crit = [
+        Criterion("thorax", ["skin"], 15, 3.0),
+        Criterion("four_chambers", ["lv", "rv", "la", "ra"], 25, 3.0),
+        Criterion("crux", ["septum_iv", "septum_av"], 15, 1.5),
+        Criterion("spine", ["spine_body", "lamina_l", "lamina_r"], 10, 2.5),
+        Criterion("ribs", [p.name for p in ribs if "+0.00" in p.name], 5, 1.5),
+    ]
+    return Scene("4CH", ga, prims, crit, size_mm=2 * (rx + 1.5), offset_scale=0.5 * r,
+                 extent=(rx + 1.5, ry + 1.5))
+
+
+BUILDERS = {"head": build_head, "abdomen": build_abdomen, "femur": build_femur, "4CH": build_heart}
+#: the planes whose quality the product assesses (the default of a data set)
+PLANES = ("head", "abdomen", "femur")
+#: every plane the generator can draw; "4CH" is drawn so a model can tell a plane it does not assess
+ALL_PLANES = tuple(BUILDERS)
 
 
 def build_scene(plane: str, ga: float, rng: np.random.Generator) -> Scene:
     if plane not in BUILDERS:
-        raise ValueError(f"unknown plane {plane!r}; choose from {', '.join(PLANES)}")
+        raise ValueError(f"unknown plane {plane!r}; choose from {', '.join(ALL_PLANES)}")
     scene = BUILDERS[plane](ga, rng)
     scene.ideal_area = ideal_areas(scene)
     return scene

@@ -1,5 +1,11 @@
 """Write a labelled SYNTHETIC data set: OUT/images/synth_<plane>_<index>.png, OUT/labels.csv,
-OUT/SYNTHETIC.txt and optionally OUT/sweeps/sweep_XXX.{mp4,dcm,csv}. Same seed -> same bytes."""
+OUT/SYNTHETIC.txt and optionally OUT/sweeps/sweep_XXX.{mp4,dcm,csv}. Same seed -> same bytes.
+
+Planes the product does not assess ("4CH"): their rows carry the generator's own four-chamber audit
+as ``mos`` (a number, so every loader reads them) and the set gains a ``scored`` column (1 for head,
+abdomen, femur; 0 for 4CH): a trainer trains the plane head on every row and the score and criteria
+only where ``scored`` is 1 (equivalently: where the plane is in engine.result.ASSESSED_PLANES). Sets of
+assessed planes only have no ``scored`` column (their bytes are those of earlier versions)."""
 from __future__ import annotations
 
 import csv
@@ -11,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import PLANES, make_spec, render_spec, rng_for
+from . import ALL_PLANES, PLANES, make_spec, render_spec, rng_for
 from .quality import FACTORS
 from .screen import draw_screen, screen_layout
 
@@ -27,19 +33,23 @@ def screen_size(size: int) -> tuple[int, int]:
 
 
 def render_item(plane: str, seed: int, index: int, size: int = 256, screen: bool = False,
-                severity: dict | None = None):
-    """(image, label row) of data-set image ``index``."""
+                severity: dict | None = None, realism: float = 0.0, sample: bool = False):
+    """(image, label row) of data-set image ``index``; ``realism`` > 0: the "real" style (style.py).
+    ``sample=True``: (image, row, Sample) with the Sample's pixel maps."""
     rng = rng_for(seed, index)
     if screen:
         W, H = screen_size(size)
         box = screen_layout(W, H)
-        spec = make_spec(plane, severity, rng, size=box[3])
-        s = render_spec(spec, rng, canvas=(W, H, box))
-        img = draw_screen(s.image, s.mask, depth_mm=spec.geom.depth, mm_per_px=s.info["mm_per_px"], box=box,
+        spec = make_spec(plane, severity, rng, size=box[3], realism=realism)
+        s = render_spec(spec, rng, canvas=(W, H, box), maps=sample)
+        fan = s.image if s.image.ndim == 2 else cv2.cvtColor(s.image, cv2.COLOR_BGR2GRAY)
+        img = draw_screen(fan, s.mask, depth_mm=spec.geom.depth, mm_per_px=s.info["mm_per_px"], box=box,
                           plane=plane, gain_db=spec.acq.gain_db, dr_db=spec.acq.dr_db)
+        if s.image.ndim == 3:  # a tinted vendor map: the fan keeps its colours
+            img[s.mask] = s.image[s.mask]
     else:
-        spec = make_spec(plane, severity, rng, size=size)
-        s = render_spec(spec, rng, size=size)
+        spec = make_spec(plane, severity, rng, size=size, realism=realism)
+        s = render_spec(spec, rng, size=size, maps=sample)
         img = s.image
     name = f"synth_{plane}_{index:06d}.png"
     row = {"name": name, "mos": f"{s.mos:.2f}", "std": f"{s.std:.2f}", "plane": plane,
@@ -47,12 +57,13 @@ def render_item(plane: str, seed: int, index: int, size: int = 256, screen: bool
            "probe": s.info["probe"], "missing": ";".join(s.missing)}
     row.update({k: str(v) for k, v in s.flags.items()})
     row.update({f"s_{f}": f"{s.severity.get(f, 0.0):.3f}" for f in FACTORS})
-    return img, row
+    row["scored"] = str(int(plane in PLANES))
+    return (img, row, s) if sample else (img, row)
 
 
 def _job(args):
-    plane, seed, index, size, screen, images_dir = args
-    img, row = render_item(plane, seed, index, size, screen)
+    plane, seed, index, size, screen, images_dir, realism = args
+    img, row = render_item(plane, seed, index, size, screen, realism=realism)
     ok, buf = cv2.imencode(".png", img)
     if not ok:
         raise RuntimeError(f"PNG encoding failed for {row['name']}")
@@ -62,12 +73,13 @@ def _job(args):
     return row
 
 
-def write_labels(path: Path, rows: list[dict]) -> None:
+def write_labels(path: Path, rows: list[dict], scored: bool = False) -> None:
+    cols = COLUMNS + ["scored"] if scored else COLUMNS
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: r.get(k, "") for k in COLUMNS})
+        w.writerow({k: r.get(k, "") for k in cols})
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(buf.getvalue(), encoding="utf-8")
     os.replace(tmp, path)
@@ -82,20 +94,24 @@ def write_marker(out: Path, info: dict) -> None:
 
 
 def generate(out, n: int, *, planes=PLANES, seed: int = 0, sweeps: int = 0, size: int = 256,
-             screen: bool = False, workers: int = 1, progress: bool = True, sweep_frames: int = 75) -> dict:
-    """Write the data set; returns a summary dict."""
+             screen: bool = False, workers: int = 1, progress: bool = True, sweep_frames: int = 75,
+             realism: float = 0.0) -> dict:
+    """Write the data set; returns a summary dict. ``planes`` may include "4CH" (not assessed; see the
+    module docstring); ``realism`` (0..1): the "real" style for every image (0 = plain)."""
     from tqdm import tqdm
 
     out = Path(out)
     planes = tuple(planes)
     for p in planes:
-        if p not in PLANES:
-            raise ValueError(f"unknown plane {p!r}; choose from {', '.join(PLANES)}")
+        if p not in ALL_PLANES:
+            raise ValueError(f"unknown plane {p!r}; choose from {', '.join(ALL_PLANES)}")
     if n < 0 or size < 64:
         raise ValueError("need n >= 0 and size >= 64")
+    if not 0.0 <= realism <= 1.0:
+        raise ValueError(f"realism {realism:g} outside 0-1")
     images = out / "images"
     images.mkdir(parents=True, exist_ok=True)
-    jobs = [(planes[i % len(planes)], seed, i, size, screen, str(images)) for i in range(n)]
+    jobs = [(planes[i % len(planes)], seed, i, size, screen, str(images), realism) for i in range(n)]
     rows: list[dict] = []
     bar = tqdm(total=n, desc="synth images", unit="img", disable=not progress)
     if workers > 1 and n > 1:
@@ -110,9 +126,11 @@ def generate(out, n: int, *, planes=PLANES, seed: int = 0, sweeps: int = 0, size
             rows.append(_job(j))
             bar.update(1)
     bar.close()
-    write_labels(out / "labels.csv", rows)
+    write_labels(out / "labels.csv", rows, scored=any(p not in PLANES for p in planes))
     info = {"generator": GENERATOR_VERSION, "seed": seed, "n": n, "planes": list(planes), "size": size,
             "screen": screen, "sweeps": sweeps}
+    if realism > 0:  # only then, so plain sets keep their bytes
+        info["realism"] = realism
     write_marker(out, info)
     sweep_paths = []
     if sweeps:
@@ -122,7 +140,7 @@ def generate(out, n: int, *, planes=PLANES, seed: int = 0, sweeps: int = 0, size
         for k in tqdm(range(sweeps), desc="synth sweeps", unit="sweep", disable=not progress):
             plane = planes[k % len(planes)]
             sweep_paths.append(write_sweep(out / "sweeps" / f"sweep_{k:03d}", plane, seed=seed, index=k,
-                                           frames=sweep_frames, size=size))
+                                           frames=sweep_frames, size=size, realism=realism))
     mos = np.array([float(r["mos"]) for r in rows]) if rows else np.zeros(0)
     return {"out": str(out), "n": n, "sweeps": [str(p) for p in sweep_paths],
             "mos_hist": np.histogram(mos, bins=10, range=(0, 100))[0].tolist()}

@@ -90,15 +90,18 @@ class Geometry:
             return np.full(self.nr, self.width / self.na)
         return (self.radius + r) * 2 * self.half_angle / self.na
 
-    def maps(self, out_w: int, out_h: int, box: tuple[int, int, int, int]):
+    def maps(self, out_w: int, out_h: int, box: tuple[int, int, int, int], view=None):
         """``cv2.remap`` maps that draw the field of view into ``box`` (x, y, w, h) of an out_w x out_h
-        canvas (aspect kept, centred in the box); also returns the mm-per-pixel scale and the fan mask."""
-        amin, amax, dmin, dmax = self.bbox()
+        canvas (aspect kept, centred in the box); also returns the mm-per-pixel scale and the fan mask.
+        ``view`` (lateral min, max, depth min, max in mm): draw only that part (a zoomed display)."""
+        amin, amax, dmin, dmax = self.bbox() if view is None else view
         bx, by, bw, bh = box
         s = max((amax - amin) / bw, (dmax - dmin) / bh)  # mm per pixel
         cx = bx + bw / 2
         cy = by + (bh - (dmax - dmin) / s) / 2
         xs = (np.arange(out_w, dtype=np.float32) + 0.5 - cx) * s
+        if view is not None:
+            xs += np.float32((amin + amax) / 2)
         ys = (np.arange(out_h, dtype=np.float32) + 0.5 - cy) * s + dmin
         X, Y = np.meshgrid(xs, ys)
         if self.kind == "linear":
@@ -110,6 +113,10 @@ class Geometry:
             mx = (th + self.half_angle) / (2 * self.half_angle) * self.na - 0.5
             my = rr / self.depth * self.nr - 0.5
         mask = (mx >= -0.5) & (mx <= self.na - 0.5) & (my >= -0.5) & (my <= self.nr - 0.5)
+        if view is not None:  # a zoomed view is cut to its box (the fan may be wider)
+            inside = np.zeros_like(mask)
+            inside[max(0, by):by + bh, max(0, bx):bx + bw] = True
+            mask &= inside
         return mx.astype(np.float32), my.astype(np.float32), float(s), mask
 
 
@@ -174,6 +181,7 @@ class Acquisition:
 class Formed:
     polar: np.ndarray  # float32 display values 0..255, nr x na
     measures: dict = field(default_factory=dict)  # visible areas etc. for the label
+    layers: dict = field(default_factory=dict)  # polar float maps (with layers=True): prims, shadow, liftoff
 
 
 def _smooth_step(x: np.ndarray, w: float) -> np.ndarray:
@@ -181,8 +189,10 @@ def _smooth_step(x: np.ndarray, w: float) -> np.ndarray:
 
 
 def tissue_maps(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisition, phase: float,
-                measure: list[str] | None = None):
-    """Echo amplitude, attenuation and membership of the ``measure`` primitives on the polar grid."""
+                measure: list[str] | None = None, style=None, layers: dict | None = None):
+    """Echo amplitude, attenuation and membership of the ``measure`` primitives on the polar grid.
+    ``style`` (style.Style): paint the uterine contents first; ``layers``: a dict to receive the
+    shadow caster's membership ("caster")."""
     A, D, area = geom.grid()
     A, D = A.astype(np.float32), D.astype(np.float32)
     shape = A.shape
@@ -195,6 +205,13 @@ def tissue_maps(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisitio
         echo[...] += (e - echo) * m
         att[...] += (t - att) * m
 
+    wall = acq.maternal + 1.2 * np.sin(A / 17.0 + phase)
+    if style is not None:
+        from .style import paint_environment
+
+        ex, ey = scene.extent if scene is not None else (10.0, 10.0)
+        paint_environment(style, geom, A, D, echo, att, a_c=pose.a_c, d_c=pose.d_c, ex=ex, ey=ey, rot=pose.rot,
+                          wall=wall, posterior=acq.posterior)
     # posterior uterine wall
     wav = 1.5 * np.sin(A / 13.0 + phase) + 1.0 * np.sin(A / 5.3 + 2 * phase)
     paint(_smooth_step(D - acq.posterior - wav, 2.0), "maternal")
@@ -221,13 +238,16 @@ def tissue_maps(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisitio
                 members[p.name][win] = m
             if p.tissue is not None:
                 e, t = TISSUES[p.tissue]
+                if style is not None:  # echo only: attenuation (shadows, visibility) stays
+                    e = e * style.echo_gain.get(p.tissue, 1.0)
+                    if p.tissue in ("membrane", "bone", "dense_bone") and style.specular > 0:
+                        e = e * _specular(m, geom, win, style.specular)
                 ew, aw = echo[win], att[win]
                 ew += (e - ew) * m
                 aw += (t - aw) * m
     # maternal wall: fat, fascia interfaces, uterine wall; optional anterior placenta
     w = acq.maternal
     fat = 0.45 * w + 0.8 * np.sin(A / 9.0 + 3 * phase)
-    wall = w + 1.2 * np.sin(A / 17.0 + phase)
     paint(_smooth_step(wall - D, 0.8), "maternal")
     paint(_smooth_step(fat - D, 0.8), "fat")
     paint(np.exp(-((D - fat) / 0.5) ** 2), "membrane")
@@ -244,7 +264,30 @@ def tissue_maps(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisitio
         g = ((A - acq.shadow_a) / (acq.shadow_width / 2)) ** 2 + ((D - dc) / max(1.5, 0.25 * w)) ** 2
         m = np.clip((1.0 - g) * 3.0, 0, 1).astype(np.float32)
         paint(m, "gas")
+        if layers is not None:
+            layers["caster"] = m
+    if style is not None:
+        from .style import maternal_texture
+
+        maternal_texture(style, A, D, echo, wall)
     return echo, att, members, area
+
+
+def _specular(m: np.ndarray, geom: Geometry, win, strength: float) -> np.ndarray:
+    """Echo weight of a smooth reflector: strong where its surface faces the beam, weak where the beam
+    runs along it (a skull's lateral walls are faint on a real scan). The surface normal comes from the
+    structure tensor of the membership (so thin shells have one too); beams run along polar rows."""
+    if min(m.shape) < 3:
+        return np.float32(1.0)
+    dr = geom.depth / geom.nr
+    lat = float(np.mean(geom.lateral_spacing()[win[0]]))
+    gr, gc = np.gradient(m)
+    gr, gc = gr / np.float32(dr), gc / np.float32(lat)
+    sr, sc = max(0.5, 1.2 / dr), max(0.5, 1.2 / lat)
+    jr = _blur(gr * gr, sr, sc)
+    jc = _blur(gc * gc, sr, sc)
+    c2 = jr / (jr + jc + np.float32(1e-6))
+    return np.float32(1 - strength) + np.float32(strength) * c2 ** np.float32(1.5)
 
 
 def _gauss_ss(sa: float, sl: float) -> float:
@@ -271,13 +314,17 @@ def contact_profile(geom: Geometry, acq: Acquisition) -> np.ndarray:
 
 
 def form(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisition, rng: np.random.Generator,
-         measure: list[str] | None = None, speckle: np.ndarray | None = None) -> Formed:
+         measure: list[str] | None = None, speckle: np.ndarray | None = None, style=None,
+         layers: bool = False) -> Formed:
     """Form one polar B-mode image (display values 0..255) and the measures the label needs.
 
     ``speckle`` (nr x na x 2, float32, unit variance) may be given to keep speckle correlated over a
-    sweep; otherwise it is drawn from ``rng``."""
+    sweep; otherwise it is drawn from ``rng``. ``style`` (style.Style): the "real" look (contents of
+    the uterus, speckle cell size, TGC and lateral gain). ``layers``: also return polar maps of the
+    ``measure`` primitives' membership, the acoustic shadow of the shadow caster and lift-off."""
     phase = float(rng.uniform(0, 2 * np.pi)) if speckle is None else 0.7
-    echo, att, members, area = tissue_maps(scene, geom, pose, acq, phase, measure)
+    lay: dict = {}
+    echo, att, members, area = tissue_maps(scene, geom, pose, acq, phase, measure, style, lay)
     # tissue heterogeneity coarser than speckle (vessels, fibres, lobules): a smooth log-normal field,
     # fixed for a given phase so a sweep does not flicker
     trng = np.random.default_rng(int(phase * 1e6))
@@ -289,6 +336,8 @@ def form(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisition, rng:
     T = np.exp(-np.cumsum(att * dr, axis=0) + att * dr)  # transmission to each sample and back
     contact = contact_profile(geom, acq)
     amp = echo * T * contact[None, :]
+    if style is not None and style.haze > 0:  # clutter / side-lobe haze: fluid is not pitch black
+        amp += np.float32(style.haze) * np.exp(-acq.tgc_slope * r)[:, None] * contact[None, :]  # flat after TGC
     # near-field reverberation (coupled beams: weak, fast decay; lifted beams: strong ring-down)
     ds = max(2.0, 0.45 * acq.maternal)
     rev_c = np.zeros(geom.nr, np.float32)
@@ -304,9 +353,12 @@ def form(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisition, rng:
     if speckle is None:
         speckle = rng.standard_normal((geom.nr, geom.na, 2), dtype=np.float32)
     lat = float(np.mean(geom.lateral_spacing()))
-    sa = max(0.35, 0.32 * acq.psf_scale / dr)
-    sl_f = max(0.35, 0.75 * acq.psf_scale / lat)
-    sl_d = max(0.35, 1.9 * acq.psf_scale / lat)
+    cell = 1.0 if style is None else style.cell
+    sa = max(0.35, 0.32 * acq.psf_scale * cell / dr)
+    sl_f = max(0.35, 0.75 * acq.psf_scale * cell / lat)
+    sl_d = max(0.35, 1.9 * acq.psf_scale * cell / lat)
+    if style is not None:  # speckle grains of at least the display's pixel size (axial) and a few (lateral)
+        sa, sl_f, sl_d = max(sa, style.grain[0]), max(sl_f, style.grain[1]), max(sl_d, style.grain[1])
     z = speckle * amp[:, :, None]
     zf = _blur(z, sa, sl_f) / np.sqrt(_gauss_ss(sa, sl_f))
     zd = _blur(z, sa, sl_d) / np.sqrt(_gauss_ss(sa, sl_d))
@@ -318,7 +370,15 @@ def form(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisition, rng:
     env = np.sqrt(z[:, :, 0] ** 2 + z[:, :, 1] ** 2)
     tgc = np.exp(acq.tgc_slope * r)[:, None]
     db = 20 * np.log10(env * tgc + 1e-6) + acq.gain_db
+    if style is not None:
+        from .style import gain_map_db
+
+        db += gain_map_db(style, geom.nr, geom.na)
     polar = (0.55 + db / acq.dr_db) * 255.0
+    if style is not None and style.smooth > 0:  # the scanner's speckle reduction (fewer black holes)
+        polar = _blur(polar.astype(np.float32), style.smooth * 0.6, style.smooth)
+    if style is not None and style.sri > 0:  # edge-preserving speckle reduction (SRI-like)
+        polar = cv2.bilateralFilter(np.clip(polar, -50, 300).astype(np.float32), 5, style.sri, 1.6)
     # what a reader can see: coupled beams, not behind bone or gas (excess attenuation over soft tissue)
     excess = np.maximum(att - np.float32(0.035), 0)
     vis = contact[None, :] * np.clip(np.exp(-np.cumsum(excess * dr, axis=0) + excess * dr) / 0.35, 0, 1)
@@ -331,7 +391,17 @@ def form(scene: Scene | None, geom: Geometry, pose: Pose, acq: Acquisition, rng:
         va[k] = float(((m * area).sum(axis=0) * w).sum())
     meas = {"visible_area": va,
             "contact": float(contact.mean())}
-    return Formed(np.clip(polar, 0, 255).astype(np.float32), meas)
+    if layers:
+        lay.update(members)
+        lay["liftoff"] = np.broadcast_to((1 - contact)[None, :], (geom.nr, geom.na)).astype(np.float32)
+        m = lay.pop("caster", None)
+        if m is None:
+            lay["shadow"] = np.zeros((geom.nr, geom.na), np.float32)
+        else:  # behind the caster (not the bright caster itself), where it takes more than half the echo
+            ex_c = m * np.float32(TISSUES["gas"][1] - TISSUES["fetal"][1])
+            tc = np.exp(-np.cumsum(ex_c * dr, axis=0))
+            lay["shadow"] = ((tc < 0.5) & (m < 0.5)).astype(np.float32)
+    return Formed(np.clip(polar, 0, 255).astype(np.float32), meas, lay)
 
 
 def scan_convert(polar: np.ndarray, geom: Geometry, out_w: int, out_h: int,

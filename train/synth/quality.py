@@ -25,6 +25,9 @@ GLOBAL_WEIGHTS = {
     "head": {"plane": 15, "zoom": 10, "settings": 10, "artefacts": 5},
     "abdomen": {"plane": 10, "zoom": 10, "settings": 5, "artefacts": 5},
     "femur": {"plane": 15, "zoom": 15, "settings": 10, "artefacts": 10},
+    # not assessed by the product: a four-chamber audit of its own, so 4CH rows carry a meaningful
+    # number, but a trainer should not learn the score from them (dataset.py: scored = 0)
+    "4CH": {"plane": 10, "zoom": 10, "settings": 5, "artefacts": 5},
 }
 
 GA_RANGE = (18.0, 34.0)
@@ -44,6 +47,7 @@ class Spec:
     severity: dict[str, float]
     fill: float  # structure size / imaging depth
     extra: dict = field(default_factory=dict)
+    style: object = None  # style.Style for the "real" look, None = plain
 
 
 def sample_severities(plane: str, rng: np.random.Generator) -> dict[str, float]:
@@ -65,8 +69,18 @@ def sample_severities(plane: str, rng: np.random.Generator) -> dict[str, float]:
 
 
 def spec_from_severities(plane: str, sev: dict[str, float], rng: np.random.Generator, *, ga: float | None = None,
-                         nr: int = 256, na: int = 192) -> Spec:
-    """Geometry, pose and acquisition for the given severities (missing factors = 0)."""
+                         nr: int = 256, na: int = 192, dense_beams: bool = False, zoom_in: float = 0.0,
+                         fill_push: float = 0.0, near: float | None = None) -> Spec:
+    """Geometry, pose and acquisition for the given severities (missing factors = 0).
+
+    ``dense_beams`` (the "real" style): more beams for the zoomed display. ``zoom_in``: a scanner's
+    zoom box, the displayed depth range starts ``zoom_in`` x its height below the probe (the physical
+    depth grows by that much, the anatomy moves down with it): what the sonographer sees, the anatomy's
+    share of the displayed height (``fill``, the zoom criterion), stays. ``fill_push`` (0..1): move a
+    fill inside the zoom criterion's full-credit band towards its top, as real scans are zoomed (same
+    credit; outside the band the fill is unchanged; never so far that the anatomy is cut off).
+    ``near``: with a zoom box, the gap (mm) between its top and the anatomy. Every draw from ``rng``
+    stays the same, so the severities, GA, pose and settings match the plain image of that seed."""
     bad = sorted(set(sev) - set(FACTORS))
     if bad:
         raise ValueError(f"unknown quality factor(s) {', '.join(bad)}; known: {', '.join(FACTORS)}")
@@ -81,11 +95,12 @@ def spec_from_severities(plane: str, sev: dict[str, float], rng: np.random.Gener
     else:
         fill = 0.68 + 0.55 * s["zoom"]  # too large (spills out of the fan)
     fill *= rng.uniform(0.93, 1.07)
-    depth = float(np.clip(scene.size_mm / fill, 35.0, 220.0))
+    depth = float(np.clip(scene.size_mm / fill, 35.0, 220.0))  # the displayed depth range
+    d0 = float(zoom_in) * depth  # where it starts (0: at the probe)
     if linear:
-        geom = Geometry("linear", depth, width=float(rng.uniform(40, 50)), nr=nr, na=na)
+        geom = Geometry("linear", depth + d0, width=float(rng.uniform(40, 50)), nr=nr, na=na)
     else:
-        geom = Geometry("curvilinear", depth, radius=float(rng.uniform(40, 60)),
+        geom = Geometry("curvilinear", depth + d0, radius=float(rng.uniform(40, 60)),
                         half_angle=float(np.deg2rad(rng.uniform(30, 38))), nr=nr, na=na)
     # in-plane orientation
     if plane == "femur":
@@ -100,8 +115,22 @@ def spec_from_severities(plane: str, sev: dict[str, float], rng: np.random.Gener
     hy = float(np.hypot(ex * np.sin(g), ey * np.cos(g)))
     maternal = float(min(rng.uniform(7, 18), 0.16 * depth))
     top = maternal + 2.0
+    lo, hi = ZOOM_FULL
+    if fill_push > 0 and lo < scene.size_mm / depth < hi:
+        f1 = scene.size_mm / depth
+        f2 = hi - (hi - f1) ** (1 + 4 * fill_push) * (hi - lo) ** (-4 * fill_push)
+        f2 = max(f1, min(f2, scene.size_mm / (top + 2 * hy + 2.0)))  # the anatomy still fits below the top
+        d2 = float(np.clip(scene.size_mm / f2, 35.0, 220.0))
+        depth = d2 if lo <= scene.size_mm / d2 <= hi else depth
+    if zoom_in > 0 or fill_push > 0:
+        d0 = float(zoom_in) * depth
+        geom.depth = depth + d0
+        if d0 > 0 and near is not None:
+            top = max(float(near), top - d0)  # the anatomy's gap under the zoom box's top (below the wall)
+    if dense_beams:
+        _dense_beams(geom, depth)
     free = depth - top - 2 * hy - 2.0
-    d_c = top + hy + (rng.uniform(0.2, 0.8) * free if free > 0 else free / 2)
+    d_c = top + hy + (rng.uniform(0.2, 0.8) * free if free > 0 else free / 2) + d0
     amin, amax, _, _ = geom.bbox()
     half_w = (geom.radius + d_c) * np.sin(geom.half_angle) if geom.kind == "curvilinear" else geom.width / 2
     slack = max(0.0, half_w - hx - 1.0)
@@ -111,7 +140,7 @@ def spec_from_severities(plane: str, sev: dict[str, float], rng: np.random.Gener
         if rng.random() < 0.7:
             a_c = float(rng.choice([-1, 1]) * (slack + push))
         else:
-            d_c = float(d_c + max(0.0, depth - 1.0 - (d_c + hy)) + push)
+            d_c = float(d_c + max(0.0, geom.depth - 1.0 - (d_c + hy)) + push)
     # off-plane tilt and offset
     tilt = rng.uniform(0, 2.0) + (16.0 if plane == "femur" else 35.0) * s["tilt"]
     phi = rng.uniform(0, 2 * np.pi)
@@ -124,7 +153,7 @@ def spec_from_severities(plane: str, sev: dict[str, float], rng: np.random.Gener
         gain_db=float(gsign * 28.0 * s["gain"] + rng.normal(0, 1.0)),
         dr_db=float(60.0 * 1.9 ** (dsign * s["dynamic_range"])),
         psf_scale=1.0 + 4.0 * s["defocus"],
-        focus=float(np.clip((d_c) / depth + rng.normal(0, 0.05), 0.2, 0.9)),
+        focus=float(np.clip((d_c) / geom.depth + rng.normal(0, 0.05), 0.2, 0.9)),
         motion_mm=5.0 * s["motion"],
         motion_deg=float(rng.uniform(-25, 25)),
         noise=s["noise"],
@@ -148,10 +177,29 @@ def spec_from_severities(plane: str, sev: dict[str, float], rng: np.random.Gener
         acq.shadow_width = float(s["shadow"] * 0.9 * 2 * hx * scale)
         acq.shadow_a = float(lat + rng.uniform(-0.25, 0.25) * hx * scale)
     return Spec(plane, scene, geom, pose, acq, s, fill=scene.size_mm / depth,
-                extra={"ga": ga, "rot": rot})
+                extra={"ga": ga, "rot": rot, "hx": hx, "hy": hy, "d0": d0})
+
+
+def _dense_beams(geom: Geometry, shown: float) -> None:
+    """More beams (and depth samples) where the plain count would undersample the zoomed display of
+    ``shown`` mm of depth. Radius, field of view
+    and aperture stay: they set the beams' directions and which part of the anatomy lies in the fan,
+    so the shadows, the out-of-fan share and the lift-off, and with them the label, are unchanged (the
+    style narrows the sector on the display only: style.crop_beams)."""
+    if geom.kind == "curvilinear":
+        spacing = (geom.radius + 0.5 * geom.depth) * 2 * geom.half_angle / geom.na
+    else:
+        spacing = geom.width / geom.na
+    px = shown / geom.nr  # the zoomed display shows that depth over about nr pixels
+    geom.na = int(np.ceil(geom.na * float(np.clip(spacing / px, 1.0, 1.25))))
+    geom.nr = int(np.ceil(geom.nr * min(1.25, geom.depth / shown)))
 
 
 # ----------------------------------------------------------------------------- the label
+#: the fill (structure size / displayed depth) that earns full zoom credit
+ZOOM_FULL = (0.58, 0.92)
+
+
 def _ramp(x: float, lo: float, hi: float) -> float:
     return float(np.clip((x - lo) / (hi - lo), 0.0, 1.0))
 
@@ -199,7 +247,7 @@ def score(spec: Spec, measures: dict) -> dict:
         plane_ok = 1.0 - _smooth(ang, 20.0, 60.0)
     else:
         plane_ok = 1.0 - _smooth(spec.pose.tilt_deg(), 4.0, 22.0)
-    zoom_ok = _ramp(spec.fill, 0.3, 0.58) * (1.0 - _ramp(spec.fill, 0.92, 1.25))
+    zoom_ok = _ramp(spec.fill, 0.3, ZOOM_FULL[0]) * (1.0 - _ramp(spec.fill, ZOOM_FULL[1], 1.25))
     a = spec.acq
     settings_ok = float(np.exp(-((a.gain_db / 13.0) ** 2)) * np.exp(-((np.log2(a.dr_db / 60.0) / 0.55) ** 2)))
     blur = float(np.hypot(1.3 * (a.psf_scale - 1.0), a.motion_mm))

@@ -23,7 +23,8 @@ SWEEP_COLUMNS = ["frame", "time_s", "mos", "std", "q_true", "plane", "offset_mm"
 
 def sweep_frames(plane: str, seed: int, index: int, frames: int = 75, size: int = 256, *,
                  screen: tuple[int, int] | None = None, passes: int | None = None, frame0: int = 0,
-                 stream: int = 1, clean: bool = False, decorrelation_mm: float = 2.0, grid_scale: float = 1.0):
+                 stream: int = 1, clean: bool = False, decorrelation_mm: float = 2.0, grid_scale: float = 1.0,
+                 realism: float = 0.0):
     """Yield (image, row) for each frame. ``screen=(W, H)`` draws a scanner screen of that size.
 
     The probe's elevational offset follows ``L*u*|u|`` with ``u = cos(pi*passes*t)`` (through the plane once or twice),
@@ -41,7 +42,7 @@ def sweep_frames(plane: str, seed: int, index: int, frames: int = 75, size: int 
     sev = {f: 0.0 for f in ("zoom", "gain", "dynamic_range", "defocus", "noise")}
     if rng.random() < 0.5 and not clean:
         sev[str(rng.choice(list(sev)))] = float(rng.uniform(0.2, 0.5))
-    base = make_spec(plane, sev, rng, size=grid_size)
+    base = make_spec(plane, sev, rng, size=grid_size, realism=realism)
     scene = base.scene
     passes = int(rng.choice([1, 2])) if passes is None else passes
     L = 1.3 * scene.offset_scale
@@ -70,7 +71,12 @@ def sweep_frames(plane: str, seed: int, index: int, frames: int = 75, size: int 
         zk = rng.standard_normal(len(RATERS))
         rz = zk if k == 0 else 0.85 * rz + np.sqrt(1 - 0.85 ** 2) * zk
         s = render_spec(spec, rng, speckle=speckle, canvas=(W, H, box), rater_z=rz)
-        if screen is not None:
+        if screen is not None and s.image.ndim == 3:  # tinted: overlays on the gray, the fan in colour
+            img = draw_screen(cv2.cvtColor(s.image, cv2.COLOR_BGR2GRAY), s.mask, depth_mm=spec.geom.depth,
+                              mm_per_px=s.info["mm_per_px"], box=box, plane=plane, frame_no=frame0 + k,
+                              gain_db=spec.acq.gain_db, dr_db=spec.acq.dr_db)
+            img[s.mask] = s.image[s.mask]
+        elif screen is not None:
             img = draw_screen(s.image, s.mask, depth_mm=spec.geom.depth, mm_per_px=s.info["mm_per_px"], box=box,
                               plane=plane, frame_no=frame0 + k, gain_db=spec.acq.gain_db, dr_db=spec.acq.dr_db)
         else:
@@ -195,11 +201,12 @@ def write_rows(path: Path, rows: list[dict]) -> None:
     os.replace(tmp, path)
 
 
-def write_sweep(stem: Path, plane: str, *, seed: int, index: int, frames: int = 75, size: int = 256) -> Path:
+def write_sweep(stem: Path, plane: str, *, seed: int, index: int, frames: int = 75, size: int = 256,
+                realism: float = 0.0) -> Path:
     """Write stem.mp4, stem.dcm and stem.csv for one sweep; returns stem."""
     stem = Path(stem)
     imgs, rows = [], []
-    for img, row in sweep_frames(plane, seed, index, frames, size):
+    for img, row in sweep_frames(plane, seed, index, frames, size, realism=realism):
         imgs.append(img)
         rows.append(row)
     write_mp4(stem.with_suffix(".mp4"), imgs)

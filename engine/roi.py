@@ -39,6 +39,9 @@ WORK_SIZE = 400
 THRESHOLD = 10
 #: Widest dark gap (share of the long side) across which pieces of the image in the same columns join.
 STACK_GAP = 0.35
+#: Local spread (grey levels, 5×5 of the nearest-sampled copy) below which a bright pixel is "smooth"
+#: (a bar, button or logo fill plus capture noise), not speckle.
+SMOOTH_STD = 3.0
 
 
 @dataclass
@@ -138,12 +141,35 @@ def _signal_mask(area: np.ndarray, near: np.ndarray | None = None) -> np.ndarray
     """Pixels bright enough to be image (median-filtered, so speckle pin-holes and 1–2 px strokes go)
     and, given ``near``, not exactly flat: a filled header or app bar, a button or a logo box is one
     grey level over its 3×3 neighbourhood, speckle never is. So a bar a few pixels above the image
-    is not joined to it by the shrinking (JPEG-compressed bars are not flat; texture rates them)."""
+    is not joined to it by the shrinking; big smooth panels at the frame's border (a noisy or
+    JPEG-compressed bar is not flat) are left out with a margin."""
     m = cv2.medianBlur(area, 5) > THRESHOLD
     if near is not None:
         k3 = np.ones((3, 3), np.uint8)
         m &= cv2.dilate(near, k3) != cv2.erode(near, k3)
+        bars = _edge_panels(_smooth_map(near))
+        if bars is not None:
+            m &= cv2.dilate(bars, np.ones((5, 5), np.uint8)) == 0
     return m.astype(np.uint8)
+
+
+def _edge_panels(smooth: np.ndarray) -> np.ndarray | None:
+    """Big smooth blobs that touch the frame's border: header and app bars, side panels, logo boxes
+    in a corner (uint8 mask, or None when there are none)."""
+    h, w = smooth.shape
+    n, lab, st, _ = cv2.connectedComponentsWithStats(smooth.astype(np.uint8), connectivity=8)
+    keep = [i for i in range(1, n) if st[i, cv2.CC_STAT_AREA] >= 0.005 * h * w and (
+        st[i, 0] <= 1 or st[i, 1] <= 1 or st[i, 0] + st[i, 2] >= w - 1 or st[i, 1] + st[i, 3] >= h - 1)]
+    return np.isin(lab, keep).astype(np.uint8) if keep else None
+
+
+def _smooth_map(near: np.ndarray) -> np.ndarray:
+    """Bright but smooth pixels: speckle's local spread grows with its brightness (Rayleigh: std about
+    half the mean), whereas a filled bar, button or logo box varies by capture noise only."""
+    f = near.astype(np.float32)
+    mu = cv2.blur(f, (5, 5))
+    sd = np.sqrt(np.maximum(cv2.blur(f * f, (5, 5)) - mu * mu, 0.0))
+    return (mu > THRESHOLD) & (sd < np.maximum(SMOOTH_STD, 0.08 * mu))
 
 
 def _faint_mask(area: np.ndarray, near: np.ndarray, scale: float) -> np.ndarray | None:
@@ -154,9 +180,12 @@ def _faint_mask(area: np.ndarray, near: np.ndarray, scale: float) -> np.ndarray 
     faint = _local_std(near) > 0.15  # any variation in 5×5: flat background has exactly none
     r = 2 * max(2, int(round(8 * scale))) + 1
     halo = cv2.dilate((area > 40).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (r, r)))
-    faint &= halo == 0
+    away = halo == 0
+    faint &= away
     faint = cv2.medianBlur(faint.astype(np.uint8), 5)
-    if faint.mean() > 0.6:
+    # share of rough pixels among those away from anything bright (background, dark flanks): where
+    # most are rough, the background is (capture noise, JPEG) and roughness says nothing
+    if faint.sum() > 0.6 * max(1, int(away.sum())):
         return None
     return faint
 
@@ -300,22 +329,55 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
     hull = cv2.convexHull(np.vstack(contours)).reshape(-1, 2)
     work_mask = np.zeros_like(sel)
     cv2.fillPoly(work_mask, [hull.astype(np.int32)], 1)
+    mirrored = _mirror_sector(work_mask)
+    if mirrored is not None:
+        # a fan is symmetric about its apex: a flank lost in fluid (dark to the fan's edge) comes back
+        hull = cv2.convexHull(np.vstack([hull, mirrored]).astype(np.int32)).reshape(-1, 2)
+        work_mask[:] = 0
+        cv2.fillPoly(work_mask, [hull.astype(np.int32)], 1)
+        info["mirrored"] = True
     info["work_mask"] = work_mask
     info.update(best=best, kept=len(keep), n_cands=len(cands), kernels=(k1, k2))
     return hull, info
 
 
+def _mirror_sector(work_mask: np.ndarray) -> np.ndarray | None:
+    """Points of the region mirrored about its apex, when the region is a fan seen whole (a narrow
+    apex at the top, near the middle of the region) but lopsided: one flank reaches further from the
+    apex than the other. None when it is not a fan or already (nearly) symmetric."""
+    rows = np.flatnonzero(work_mask.any(1))
+    if rows.size < 8:
+        return None
+    y0, y1 = int(rows[0]), int(rows[-1])
+    widths = work_mask[y0:y1 + 1].sum(1)
+    top = work_mask[y0:y0 + max(2, (y1 - y0) // 30)]
+    xs = np.flatnonzero(top.any(0))
+    cols = np.flatnonzero(work_mask.any(0))
+    x0, x1 = int(cols[0]), int(cols[-1])
+    if xs.size == 0 or xs.size > 0.15 * widths.max():
+        return None  # not a fan with its apex on screen
+    ax = float(xs.mean())
+    left, right = ax - x0, x1 - ax
+    if min(left, right) < 0.2 * (x1 - x0) or abs(left - right) < 0.04 * (x1 - x0):
+        return None  # apex far off centre (not a fan), or symmetric already
+    cs, _ = cv2.findContours(work_mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    pts = np.vstack(cs).reshape(-1, 2).astype(np.float64)
+    pts[:, 0] = np.clip(2 * ax - pts[:, 0], 0, work_mask.shape[1] - 1)
+    return np.round(pts).astype(np.int32)
+
+
 def _snap_edges(mask8: np.ndarray, frames, scale: float) -> None:
-    """Trim (in place) the lines along each side of the mask, up to ~2 working pixels deep, on which
-    (almost) no full-resolution pixel inside the mask has signal: the shrunk copy blurs the image's
-    edge outwards by a pixel or two, which at 1080p is 5-10 px of black border or a scale label."""
+    """Trim (in place) the lines along each side of the mask, up to ~3 working pixels deep, on which
+    few (< 12 %) full-resolution pixels inside the mask have signal: the shrunk copy blurs the image's
+    edge outwards by a pixel or two (more where JPEG ringing bridges to a depth scale), which at 1080p
+    is 5-15 px of black border or tick marks."""
     H, W = mask8.shape
     rows = np.flatnonzero(mask8.any(1))
     cols = np.flatnonzero(mask8.any(0))
     if rows.size == 0:
         return
     y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-    m = int(np.ceil(2.0 / scale)) + 1
+    m = int(np.ceil(3.0 / scale)) + 1
     level = THRESHOLD // 2
 
     def gray(ys, xs):
@@ -330,7 +392,7 @@ def _snap_edges(mask8: np.ndarray, frames, scale: float) -> None:
     def trim(sig, msk, axis):  # leading lines of the strip (along ``axis``) that hold no signal
         frac = (sig & msk).sum(axis) / np.maximum(1, msk.sum(axis))
         n = 0
-        while n < frac.size and frac[n] < 0.05:
+        while n < frac.size and frac[n] < 0.12:
             n += 1
         return n
 

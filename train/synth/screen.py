@@ -108,8 +108,8 @@ def _fluid(img: np.ndarray, region: np.ndarray, rng, floor: int = 4) -> None:
 
 def _sector_mask(shape, apex, r0, r1, half_deg) -> np.ndarray:
     h, w = shape
-    yy, xx = np.mgrid[:h, :w].astype(np.float32)
-    dx, dy = xx - apex[0], yy - apex[1]
+    dx = np.arange(w, dtype=np.float32)[None, :] - np.float32(apex[0])
+    dy = np.arange(h, dtype=np.float32)[:, None] - np.float32(apex[1])
     r = np.hypot(dx, dy)
     ang = np.degrees(np.arctan2(dx, dy))
     return (r >= r0) & (r <= r1) & (np.abs(ang) <= half_deg)
@@ -170,19 +170,29 @@ def _depth_scale(img, s, x, y0, y1, every, right=True):
     return out
 
 
-def vendor_screen(layout: str, width: int = 1920, height: int = 1080, seed: int = 0) -> VendorScreen:
-    """A SYNTHETIC scanner screen drawn like ``layout`` (one of :data:`VENDOR_LAYOUTS`)."""
+def capture_noise(img: np.ndarray, rng, sigma: float = 1.2, jpeg: int = 85) -> np.ndarray:
+    """What a capture card does to a screen: analogue noise over everything (black is not flat any
+    more), then JPEG compression (ringing around text)."""
+    noisy = np.clip(img.astype(np.float32) + rng.normal(0, sigma, img.shape).astype(np.float32), 0, 255)
+    ok, buf = cv2.imencode(".jpg", noisy.astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, jpeg])
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+
+
+def vendor_screen(layout: str, width: int = 1920, height: int = 1080, seed: int = 0,
+                  capture: bool = False) -> VendorScreen:
+    """A SYNTHETIC scanner screen drawn like ``layout`` (one of :data:`VENDOR_LAYOUTS`);
+    ``capture=True`` adds a capture card's noise and JPEG compression."""
     if layout not in VENDOR_LAYOUTS:
         raise ValueError(f"unknown screen layout {layout!r}; choose one of {', '.join(VENDOR_LAYOUTS)}")
     rng = np.random.default_rng(seed)
     W, H = width, height
     s = min(W, H) / 1080.0
     g = np.zeros((H, W), np.float32)
-    yy, xx = np.mgrid[:H, :W]
+    yy, xx = np.arange(H)[:, None], np.arange(W)[None, :]
     inside, outside, kind, hb = [], [], "linear", 0
     if layout in ("obstetric_zoom", "obstetric_sector"):
         # header: logo box top left, two rows of text; parameter column at the right
-        top = int(96 * s) if layout == "obstetric_zoom" else int(100 * s)
+        top = int(84 * s)  # 8-10 px under the second row of header text
         xl, xr = int(250 * s), W - int(270 * s)
         if layout == "obstetric_zoom":  # zoomed: the apex is far above the screen, the image fills it
             cx = (xl + xr) // 2
@@ -207,7 +217,7 @@ def vendor_screen(layout: str, width: int = 1920, height: int = 1080, seed: int 
         g[mask & (np.abs(head - 1) < 0.06)] = 230 * rng.uniform(0.8, 1.0, int((mask & (np.abs(head - 1) < 0.06)).sum()))
         g[~mask] = 0
         img = cv2.cvtColor(np.clip(g, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
-        outside.append(_logo(img, s, int(8 * s), int(6 * s), int(220 * s), int(78 * s)))
+        outside.append(_logo(img, s, int(8 * s), int(6 * s), int(220 * s), int(70 * s)))
         outside += _header_rows(img, s, int(250 * s), W - int(20 * s), 2, rng)
         hb = max(b[1] + b[3] for b in outside)
         outside += _param_column(img, s, W - int(250 * s), top + int(20 * s), H - int(80 * s))
@@ -222,7 +232,7 @@ def vendor_screen(layout: str, width: int = 1920, height: int = 1080, seed: int 
             W, H = min(width, height), max(width, height)
             s = W / 1080.0
             g = np.zeros((H, W), np.float32)
-            yy, xx = np.mgrid[:H, :W]
+            yy, xx = np.arange(H)[:, None], np.arange(W)[None, :]
         bar_h = int(110 * s)
         x0, x1 = (int(40 * s), W - int(120 * s)) if portrait else (int(420 * s), W - int(420 * s))
         y0, y1 = bar_h + int(16 * s), (H - int(420 * s)) if portrait else (H - int(150 * s))
@@ -284,5 +294,5 @@ def vendor_screen(layout: str, width: int = 1920, height: int = 1080, seed: int 
         inside += [(xa + int(0.2 * w1), int(y0 + 0.3 * ih), int(0.6 * w1), int(0.1 * ih)),
                    (xb + int(0.2 * w1), int(y0 + 0.1 * ih), int(0.6 * w1), int(0.1 * ih)),
                    (xb + int(0.4 * w1), int(y0 + 0.55 * ih), int(0.2 * w1), int(0.1 * ih))]
-    img = np.ascontiguousarray(img)
+    img = capture_noise(img, rng) if capture else np.ascontiguousarray(img)
     return VendorScreen(img, mask.astype(bool), kind, inside, outside, int(hb))

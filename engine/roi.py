@@ -147,19 +147,26 @@ def _signal_mask(area: np.ndarray, near: np.ndarray | None = None) -> np.ndarray
     if near is not None:
         k3 = np.ones((3, 3), np.uint8)
         m &= cv2.dilate(near, k3) != cv2.erode(near, k3)
-        bars = _edge_panels(_smooth_map(near))
+        bars = _edge_panels(_smooth_map(near), near)
         if bars is not None:
             m &= cv2.dilate(bars, np.ones((5, 5), np.uint8)) == 0
     return m.astype(np.uint8)
 
 
-def _edge_panels(smooth: np.ndarray) -> np.ndarray | None:
-    """Big smooth blobs that touch the frame's border: header and app bars, side panels, logo boxes
-    in a corner (uint8 mask, or None when there are none)."""
+def _edge_panels(smooth: np.ndarray, near: np.ndarray) -> np.ndarray | None:
+    """Big smooth blobs of one grey level that touch the frame's border: header and app bars, side
+    panels, logo boxes in a corner (uint8 mask, or None when there are none). Dark, smooth tissue at
+    the border of an image that fills the frame varies in level across the blob, so it stays."""
     h, w = smooth.shape
     n, lab, st, _ = cv2.connectedComponentsWithStats(smooth.astype(np.uint8), connectivity=8)
-    keep = [i for i in range(1, n) if st[i, cv2.CC_STAT_AREA] >= 0.005 * h * w and (
-        st[i, 0] <= 1 or st[i, 1] <= 1 or st[i, 0] + st[i, 2] >= w - 1 or st[i, 1] + st[i, 3] >= h - 1)]
+    keep = []
+    for i in range(1, n):
+        x, y, bw, bh, a = (int(v) for v in st[i])
+        if a < 0.005 * h * w or not (x <= 1 or y <= 1 or x + bw >= w - 1 or y + bh >= h - 1):
+            continue
+        vals = near[y:y + bh, x:x + bw][lab[y:y + bh, x:x + bw] == i]
+        if float(vals.std()) < SMOOTH_STD:
+            keep.append(i)
     return np.isin(lab, keep).astype(np.uint8) if keep else None
 
 
@@ -183,9 +190,18 @@ def _faint_mask(area: np.ndarray, near: np.ndarray, scale: float) -> np.ndarray 
     away = halo == 0
     faint &= away
     faint = cv2.medianBlur(faint.astype(np.uint8), 5)
-    # share of rough pixels among those away from anything bright (background, dark flanks): where
-    # most are rough, the background is (capture noise, JPEG) and roughness says nothing
-    if faint.sum() > 0.6 * max(1, int(away.sum())):
+    # is the background rough (capture noise, JPEG)? Then roughness says nothing. Judged in the
+    # frame's corners (background on a screen; black outside the fan in a cropped image) where they
+    # are away from anything bright, else over all pixels away from anything bright
+    h, w = faint.shape
+    c = max(2, int(0.06 * min(h, w)))
+    corners = np.zeros_like(away)
+    corners[:c, :c] = corners[:c, -c:] = corners[-c:, :c] = corners[-c:, -c:] = True
+    corners &= away
+    if corners.sum() >= 20:
+        if faint[corners].mean() > 0.5:
+            return None
+    elif faint.sum() > 0.6 * max(1, int(away.sum())):
         return None
     return faint
 

@@ -42,6 +42,7 @@ STACK_GAP = 0.35
 #: Local spread (grey levels, 5×5 of the nearest-sampled copy) below which a bright pixel is "smooth"
 #: (a bar, button or logo fill plus capture noise), not speckle.
 SMOOTH_STD = 3.0
+FAINT_ABOVE = True
 
 
 @dataclass
@@ -268,7 +269,7 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
         elif aspect > 6 and min(bw, bh) < 0.2 * min(h, w):
             rec["rejected"] = "bar"
         elif (touches_tb and bh < 0.12 * h and bw > 0.5 * w) or (touches_lr and bw < 0.12 * w and bh > 0.5 * h):
-            rec["rejected"] = "edge bar"
+            rec["rejected"] = "edge bar"  # may join only as a strip of the image (textured, in its columns)
         rec["score"] = area * min(1.0, tex / 0.5) ** 2 * (0.5 + 0.5 * min(1.0, fill / 0.5))
         info.setdefault("all", []).append(rec)
         if "rejected" not in rec:
@@ -286,7 +287,7 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
     ux1, uy1 = ux0 + bw_, uy0 + bh_
     # textured bars that lie within the image's columns (or rows) may be a strip of the image cut off
     # by fluid (the near field above a bladder or amniotic fluid): they may join; flat ones never do
-    pool = cands[1:] + [c for c in info.get("all", []) if c.get("rejected") in ("bar", "small")]
+    pool = cands[1:] + [c for c in info.get("all", []) if c.get("rejected") in ("bar", "edge bar", "small")]
     pool.sort(key=lambda c: -c["score"])
     changed = True
     while changed:  # a piece may line up only with the region grown so far
@@ -338,7 +339,8 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
                 add = np.isin(flab, hit)
                 # never above the bright region's top: a fan's dark parts are at its flanks and far
                 # field, while above it lie the header's gaps between text (capture noise is rough)
-                add[: max(0, uy0 - kg)] = False
+                if not FAINT_ABOVE:
+                    add[: max(0, uy0 - kg)] = False
                 sel = sel | add.astype(np.uint8)
                 info["faint"] = len(hit)
     contours, _ = cv2.findContours(sel, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)

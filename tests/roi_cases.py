@@ -50,6 +50,14 @@ CASES: dict[str, dict] = {
                  (400, 455, 220, 18), (78, 440, 175, 15)],
         kind="linear",
     ),
+    # the same screen, JPEG 2000 (reversible) in pydicom-data
+    "US1_J2KR": dict(
+        source=("data", "US1_J2KR.dcm"),
+        inside=[(100, 150, 150, 80), (380, 150, 150, 80), (250, 300, 100, 25)],
+        outside=[(18, 25, 150, 15), (280, 40, 80, 15), (500, 25, 120, 65), (245, 360, 115, 18),
+                 (400, 455, 220, 18), (78, 440, 175, 15)],
+        kind="linear",
+    ),
     # SonoSite, cardiac sector, 30-frame cine, JPEG baseline YBR_FULL_422 (320x240)
     "ybr_color": dict(
         source=("examples", "ybr_color"),
@@ -107,3 +115,23 @@ def coverage(mask, box) -> float:
     """Share of ``box`` (x, y, w, h) that ``mask`` covers."""
     x, y, w, h = box
     return float(mask[y:y + h, x:x + w].mean())
+
+
+# Real fetal head frames (HC18, /work/shared/data/hc18/images: already cropped to the image, a fan
+# inside black corners) in which amniotic fluid crosses or borders the image; used when present.
+HC18_DIR = "/work/shared/data/hc18/images"
+HC18_FLUID = ["000_HC.png", "003_HC.png", "013_HC.png", "028_HC.png", "070_HC.png", "104_HC.png",
+              "166_HC.png", "196_HC.png"]
+
+
+def tissue_extent(img, level: int = 40, share: float = 0.1, skip_left: int = 40):
+    """Rows and columns (y0, y1, x0, x1) where more than ``share`` of the (15-px-smoothed) pixels are
+    brighter than ``level``: where echoes are, whatever the ROI finder says. The left ``skip_left``
+    columns (HC18's grey-scale bar) are not counted."""
+    import cv2
+    import numpy as np
+
+    b = cv2.blur((img > level).astype(np.float32), (15, 15))[:, skip_left:] > 0.5
+    rows = np.flatnonzero(b.mean(1) > share)
+    cols = np.flatnonzero(b.mean(0) > share) + skip_left
+    return int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])

@@ -166,7 +166,7 @@ def _depth_scale(img, s, x, y0, y1, every, right=True):
         if k % 5 == 0 and k:
             out.append(_text_box(img, str(k), (x + L + 4 if right else x - L - 28, y + int(8 * s)), 0.6 * s,
                                  (230, 230, 230), max(1, int(2 * s))))
-    out.append((min(x, x - int(12 * s)), y0, int(14 * s), y1 - y0))
+    out.append((x if right else x - int(12 * s), y0, int(13 * s), y1 - y0))  # the ticks
     return out
 
 
@@ -222,10 +222,15 @@ def vendor_screen(layout: str, width: int = 1920, height: int = 1080, seed: int 
         hb = max(b[1] + b[3] for b in outside)
         outside += _param_column(img, s, W - int(250 * s), top + int(20 * s), H - int(80 * s))
         outside += _depth_scale(img, s, x1 + int(10 * s), y0 + 2, y1, int(38 * s))
-        by = int(y0 + 0.22 * ih)
-        inside += [(int(x0 + 0.3 * (x1 - x0)), by, int(0.4 * (x1 - x0)), int(0.06 * ih)),  # in the fluid band
+
+        def in_rows(y, hgt, a, b):  # a box on rows y..y+hgt, from a to b of the image's width there
+            row = np.flatnonzero(mask[y])
+            rw = int(row[-1] - row[0])
+            return (int(row[0] + a * rw), y, int((b - a) * rw), hgt)
+
+        inside += [in_rows(int(y0 + 0.22 * ih), int(0.05 * ih), 0.2, 0.8),  # in the fluid band
                    (head_c[0] - int(0.1 * (x1 - x0)), head_c[1] - int(0.1 * ih), int(0.2 * (x1 - x0)), int(0.2 * ih)),
-                   (int(x0 + 0.42 * (x1 - x0)), int(y0 + 0.02 * ih), int(0.16 * (x1 - x0)), int(0.06 * ih))]
+                   in_rows(int(y0 + 0.05 * ih), int(0.05 * ih), 0.3, 0.7)]  # the near field above the fluid
     elif layout in ("pocus_linear", "pocus_portrait", "eye_linear"):
         portrait = layout == "pocus_portrait"
         if portrait:

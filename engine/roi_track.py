@@ -145,7 +145,7 @@ class RoiTracker:
         except Exception:  # noqa: BLE001 - a failing finder must not stop the live view
             return
         self.detections += 1
-        good = r.kind != "full" and r.confidence >= self.min_confidence
+        good = r.kind != "full" and getattr(r, "confidence", 1.0) >= self.min_confidence
         if self.result is None and (good or not self._pending):
             self.result = r  # something to show from the first frame on
         if not good:

@@ -44,6 +44,13 @@ def _classify(hull_mask: np.ndarray) -> tuple[str, float]:
     return "linear", fill
 
 
+def _pick(lab: np.ndarray, n: int, ids) -> np.ndarray:
+    """uint8 mask of the labels ``ids`` in a label image with ``n`` labels (a look-up, not np.isin)."""
+    lut = np.zeros(max(1, int(n)), np.uint8)
+    lut[np.asarray(ids, dtype=np.intp)] = 1
+    return lut[lab]
+
+
 def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
           faint: np.ndarray | None = None, scale: float = 1.0) -> tuple[np.ndarray | None, dict]:
     """Find the region on the working copy from its signal mask ``binm``; ``faint`` (optional)
@@ -134,14 +141,14 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
                 keep.append(c)
                 ux0, uy0, ux1, uy1 = min(ux0, x), min(uy0, y), max(ux1, x + cw), max(uy1, y + ch)
                 changed = True
-    sel = np.isin(lab, [c["i"] for c in keep]).astype(np.uint8)
+    sel = _pick(lab, n, [c["i"] for c in keep])
     # give back what the big opening shaved off (fan apex, corners) but no more than its radius
     kg = ((k1 + k2) // 2) | 1
     grow = cv2.dilate(sel, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kg, kg)))
     # ... only what the opening shaved (not a neighbouring header bar or button that survived it)
-    _, slab = cv2.connectedComponents(small, connectivity=8)
+    ns, slab = cv2.connectedComponents(small, connectivity=8)
     touching = np.unique(slab[(sel > 0) & (slab > 0)])
-    sel = (grow & np.isin(slab, touching) & (lab == 0)).astype(np.uint8) | sel
+    sel = (grow & _pick(slab, ns, touching) & (lab == 0)).astype(np.uint8) | sel
     if faint is not None:
         # extend into faint speckle next to the region (the dark flanks of a fan)
         fo = cv2.morphologyEx(faint, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k1, k1)))
@@ -152,8 +159,7 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
             hit = np.unique(flab[(near_sel > 0) & (flab > 0)])
             hit = [j for j in hit if fstats[j, cv2.CC_STAT_AREA] >= 0.003 * h * w]
             if hit:
-                add = np.isin(flab, hit)
-                sel = sel | add.astype(np.uint8)
+                sel = sel | _pick(flab, nf, hit)
                 info["faint"] = len(hit)
     contours, _ = cv2.findContours(sel, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     hull = cv2.convexHull(np.vstack(contours)).reshape(-1, 2)

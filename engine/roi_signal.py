@@ -49,9 +49,7 @@ def roi_signal(frame: np.ndarray, work: int = WORK_SIZE) -> tuple[np.ndarray, np
         if k > 1:
             pre = cv2.resize(a[: H // k * k, : W // k * k], (W // k, H // k), interpolation=cv2.INTER_AREA)
         area = cv2.resize(pre, (w, h), interpolation=cv2.INTER_AREA)
-        iy = np.minimum(((np.arange(h) + 0.5) * H / h).astype(np.intp), H - 1)
-        ix = np.minimum(((np.arange(w) + 0.5) * W / w).astype(np.intp), W - 1)
-        near = a[iy[:, None], ix[None, :]]
+        near = cv2.resize(a, (w, h), interpolation=cv2.INTER_NEAREST)
         s = w / W
     else:
         area = near = np.ascontiguousarray(a)
@@ -88,6 +86,8 @@ def _edge_panels(smooth: np.ndarray, near: np.ndarray) -> np.ndarray | None:
     panels, logo boxes in a corner (uint8 mask, or None when there are none). Dark, smooth tissue at
     the border of an image that fills the frame varies in level across the blob, so it stays."""
     h, w = smooth.shape
+    if smooth.mean() < 0.005:
+        return None
     n, lab, st, _ = cv2.connectedComponentsWithStats(smooth.astype(np.uint8), connectivity=8)
     keep = []
     for i in range(1, n):
@@ -97,7 +97,11 @@ def _edge_panels(smooth: np.ndarray, near: np.ndarray) -> np.ndarray | None:
         vals = near[y:y + bh, x:x + bw][lab[y:y + bh, x:x + bw] == i]
         if float(vals.std()) < SMOOTH_STD:
             keep.append(i)
-    return np.isin(lab, keep).astype(np.uint8) if keep else None
+    if not keep:
+        return None
+    lut = np.zeros(n, np.uint8)
+    lut[keep] = 1
+    return lut[lab]
 
 
 def _smooth_map(near: np.ndarray) -> np.ndarray:

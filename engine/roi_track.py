@@ -24,10 +24,11 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+import cv2
 import numpy as np
 
 from .roi_find import RoiResult, _full, find_roi
-from .roi_signal import THRESHOLD
+from .roi_signal import THRESHOLD, _to_uint8
 
 __all__ = ["RoiTracker", "box_iou"]
 
@@ -43,14 +44,12 @@ def box_iou(a, b) -> float:
 
 
 def _grid(frame: np.ndarray, step: int) -> np.ndarray:
-    """Every ``step``-th pixel (max over colour channels), uint8: a view-and-copy, no filtering."""
-    g = frame[step // 2::step, step // 2::step]
-    if g.ndim == 3:
-        g = g[:, :, :3].max(axis=2) if g.shape[2] > 1 else g[:, :, 0]
+    """Every ``step``-th pixel (max over colour channels) as uint8: a strided copy, no filtering."""
+    g = np.ascontiguousarray(frame[step // 2::step, step // 2::step])
     if g.dtype != np.uint8:
-        g = (g >> 8).astype(np.uint8) if g.dtype == np.uint16 else \
-            np.clip(np.nan_to_num(g.astype(np.float32)) * (255.0 if np.issubdtype(g.dtype, np.floating) else 1.0),
-                    0, 255).astype(np.uint8)
+        g = _to_uint8(g)
+    if g.ndim == 3:
+        g = cv2.max(cv2.max(g[:, :, 0], g[:, :, 1]), g[:, :, 2]) if g.shape[2] >= 3 else g[:, :, 0].copy()
     return g
 
 
@@ -175,31 +174,33 @@ class RoiTracker:
         # grid cells outside the box by a margin of 2 cells
         cx0, cy0 = x // step, y // step
         cx1, cy1 = -(-(x + w) // step), -(-(y + h) // step)
-        outside = np.ones((gh, gw), bool)
-        outside[max(0, cy0 - 2):cy1 + 2, max(0, cx0 - 2):cx1 + 2] = False
+        outside = np.full((gh, gw), 255, np.uint8)
+        outside[max(0, cy0 - 2):cy1 + 2, max(0, cx0 - 2):cx1 + 2] = 0
         inner = r.mask[step // 2::step, step // 2::step][:gh, :gw]
+        sig = g > THRESHOLD
         rings = []  # per side: cells of the region within 3 cells of that edge of the box
         for sl in ((slice(cy0, cy0 + 3), slice(cx0, cx1)), (slice(cy1 - 3, cy1), slice(cx0, cx1)),
                    (slice(cy0, cy1), slice(cx0, cx0 + 3)), (slice(cy0, cy1), slice(cx1 - 3, cx1))):
             ring = np.zeros((gh, gw), bool)
             ring[sl] = True
-            idx = np.flatnonzero(ring & inner)
-            sig = float((g.reshape(-1)[idx] > THRESHOLD).mean()) if idx.size else 0.0
-            if sig > 0.3:  # a side with image on it (not one that is black or fluid already)
-                rings.append((idx, sig))
-        self._ref = (step, g, np.flatnonzero(outside), rings)
+            ring &= inner
+            n = int(ring.sum())
+            if n and (sig & ring).sum() > 0.3 * n:  # a side with image on it (not black or fluid already)
+                rings.append((ring.astype(np.uint8) * 255, int((sig & ring).sum())))
+        self._ref = (step, g, outside, max(1, int(np.count_nonzero(outside))), rings)
 
     def _layout_changed(self, frame: np.ndarray) -> bool:
-        step, g_ref, out_idx, rings = self._ref
+        step, g_ref, outside, n_out, rings = self._ref
         g = _grid(frame, step)
         if g.shape != g_ref.shape:
             return True
-        gf = g.reshape(-1)
-        if out_idx.size:
-            d = np.abs(gf[out_idx].astype(np.int16) - g_ref.reshape(-1)[out_idx].astype(np.int16))
-            if np.count_nonzero(d > 40) > self.out_changed * out_idx.size:
+        if n_out > 1:
+            moved = cv2.compare(cv2.absdiff(g, g_ref), 40, cv2.CMP_GT)
+            if cv2.countNonZero(cv2.bitwise_and(moved, outside)) > self.out_changed * n_out:
                 return True  # text, scale or bars around the image changed, or the image grew
-        for idx, sig in rings:
-            if np.count_nonzero(gf[idx] > THRESHOLD) < 0.3 * sig * idx.size:
-                return True  # one side of the image went dark: it may have shrunk
+        if rings:
+            sig = cv2.compare(g, THRESHOLD, cv2.CMP_GT)
+            for ring, n_sig in rings:
+                if cv2.countNonZero(cv2.bitwise_and(sig, ring)) < 0.3 * n_sig:
+                    return True  # one side of the image went dark: it may have shrunk
         return False

@@ -2,11 +2,10 @@
 a sweep, nor when the probe is lifted), found again when the screen changes; a manual box wins."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from engine.roi import RoiTracker, box_iou, find_roi
-from train.synth.screen import vendor_screen
+from train.synth.screen import vendor_screen, vendor_sweep
 
 W, H = 1280, 720
 
@@ -16,22 +15,7 @@ def screens():
     return {n: vendor_screen(n, W, H, seed=4) for n in ("obstetric_zoom", "obstetric_sector")}
 
 
-def sweep(v, n, start=0):
-    """Frames of one sweep: the layout stays, the picture inside the image changes (tissue slides
-    sideways, the speckle changes, fluid stays dark) — what a probe moving over the belly gives."""
-    from train.synth.screen import _tissue
-
-    rng = np.random.default_rng(start)
-    tissue = np.clip(_tissue(v.image.shape[:2], np.random.default_rng(99), 75), 0, 255).astype(np.uint8)
-    fluid = v.image.max(2) < 8
-    for k in range(start, start + n):
-        f = v.image.copy()
-        moved = np.roll(tissue, 9 * k, axis=1)
-        noise = rng.integers(-12, 13, v.image.shape[:2])
-        new = np.clip(moved.astype(int) + noise, 0, 255).astype(np.uint8)
-        sel = v.mask & ~fluid
-        f[sel] = new[sel][:, None]
-        yield f
+sweep = vendor_sweep
 
 
 class Counting:

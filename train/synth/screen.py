@@ -301,3 +301,19 @@ def vendor_screen(layout: str, width: int = 1920, height: int = 1080, seed: int 
                    (xb + int(0.4 * w1), int(y0 + 0.55 * ih), int(0.2 * w1), int(0.1 * ih))]
     img = capture_noise(img, rng) if capture else np.ascontiguousarray(img)
     return VendorScreen(img, mask.astype(bool), kind, inside, outside, int(hb))
+
+
+def vendor_sweep(v: VendorScreen, n: int, start: int = 0):
+    """Frames of one sweep on screen ``v``: the layout stays, the picture inside the image changes
+    (tissue slides sideways, the speckle changes, fluid stays dark), as when a probe moves over the
+    belly. Yields BGR frames."""
+    rng = np.random.default_rng(start)
+    tissue = np.clip(_tissue(v.image.shape[:2], np.random.default_rng(99), 75), 0, 255).astype(np.uint8)
+    sel = v.mask & (v.image.max(2) >= 8)  # tissue, not fluid
+    for k in range(start, start + n):
+        f = v.image.copy()
+        moved = np.roll(tissue, 9 * k, axis=1)
+        new = np.clip(moved.astype(np.int16) + rng.integers(-12, 13, moved.shape), 0, 255).astype(np.uint8)
+        f[sel] = new[sel][:, None]
+        yield f
+

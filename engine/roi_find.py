@@ -125,7 +125,8 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
             ov_x = min(ux1, x + cw) - max(ux0, x)
             gx = max(ux0 - (x + cw), x - ux1, 0)
             gy = max(uy0 - (y + ch), y - uy1, 0)
-            if c.get("rejected") == "small":  # a fan's apex above fluid: centred above the region
+            if c.get("rejected") == "small":
+                # a fan's apex above fluid: centred above the region
                 ok = (y + ch <= uy0 and gy <= STACK_GAP * long_side and cw >= 0.08 * (ux1 - ux0)
                       and abs(x + cw / 2 - (ux0 + ux1) / 2) < 0.2 * (ux1 - ux0) and c["fill"] >= 0.4)
             elif "rejected" in c:  # a strip: wholly within the region's columns/rows, across a gap
@@ -134,7 +135,7 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
             else:
                 # side by side (dual view) and close, or stacked in the same columns (a fan or
                 # rectangle split by a dark band of fluid: the gap may be wide)
-                side = ov_y > 0.5 * min(ch, uy1 - uy0) and max(gx, gy) <= 0.1 * long_side
+                side = ov_y > 0.3 * min(ch, uy1 - uy0) and max(gx, gy) <= 0.1 * long_side
                 stack = ov_x > 0.6 * min(cw, ux1 - ux0) and gx == 0 and gy <= STACK_GAP * long_side
                 ok = side or stack
             if ok:
@@ -191,7 +192,7 @@ def _mirror_sector(work_mask: np.ndarray) -> np.ndarray | None:
     cols = np.flatnonzero(work_mask.any(0))
     x0, x1 = int(cols[0]), int(cols[-1])
     if xs.size == 0 or xs.size > 0.15 * widths.max():
-        return None  # not a fan with its apex on screen
+        return None  # not a fan with its apex on screen (a curved probe's wide face: not mirrored)
     ax = float(xs.mean())
     left, right = ax - x0, x1 - ax
     if min(left, right) < 0.2 * (x1 - x0) or abs(left - right) < 0.04 * (x1 - x0):
@@ -264,7 +265,7 @@ def _finish(frame_shape, hull_w: np.ndarray | None, info: dict, scale: float, fr
     poly[:, 1] = np.clip(poly[:, 1], 0, H - 1)
     mask8 = np.zeros((H, W), np.uint8)
     cv2.fillPoly(mask8, [poly], 1)
-    if frames is not None and scale < 1.0:
+    if frames is not None:
         _snap_edges(mask8, frames, scale)
     x, y, w, h = cv2.boundingRect(mask8)
     poly[:, 0] = np.clip(poly[:, 0], x, x + w - 1)

@@ -208,22 +208,20 @@ def _snap_edges(mask8: np.ndarray, frames, scale: float) -> None:
     few (< 12 %) full-resolution pixels inside the mask have signal: the shrunk copy blurs the image's
     edge outwards by a pixel or two (more where JPEG ringing bridges to a depth scale), which at 1080p
     is 5-15 px of black border or tick marks."""
-    H, W = mask8.shape
-    rows = np.flatnonzero(mask8.any(1))
-    cols = np.flatnonzero(mask8.any(0))
-    if rows.size == 0:
+    x0, y0, bw, bh = cv2.boundingRect(mask8)
+    if bw == 0 or bh == 0:
         return
-    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    x1, y1 = x0 + bw, y0 + bh
     m_lead = int(np.ceil(3.0 / scale)) + 1  # lines of (almost) nothing at the edge: ~3 working px
     m = int(np.ceil(6.0 / scale)) + 1  # a clear gap with marks beyond it (a depth scale): ~6 working px
     level = THRESHOLD // 2
 
-    def gray(ys, xs):
+    def gray(ys, xs):  # max over colour channels (and frames) of a strip, without a slow reduce
         g = None
         for f in frames:
             a = _to_uint8(f)[ys, xs]
             if a.ndim == 3:
-                a = a.max(2)
+                a = np.maximum(np.maximum(a[:, :, 0], a[:, :, 1]), a[:, :, 2])
             g = a if g is None else np.maximum(g, a)
         return g
 
@@ -270,7 +268,7 @@ def _finish(frame_shape, hull_w: np.ndarray | None, info: dict, scale: float, fr
     x, y, w, h = cv2.boundingRect(mask8)
     poly[:, 0] = np.clip(poly[:, 0], x, x + w - 1)
     poly[:, 1] = np.clip(poly[:, 1], y, y + h - 1)
-    area_frac = float(mask8.mean())
+    area_frac = cv2.countNonZero(mask8) / float(H * W)
     if area_frac > 0.9:
         return _full(frame_shape, "signal fills the frame (already cropped, or noise)", 0.2)
     kind, fill = _classify(info["work_mask"] > 0)
@@ -280,7 +278,7 @@ def _finish(frame_shape, hull_w: np.ndarray | None, info: dict, scale: float, fr
     c_size = 1.0 if 0.08 <= area_frac <= 0.8 else 0.5
     c_solid = min(1.0, best["area"] / max(1.0, float(cv2.contourArea(hull_w.astype(np.float32)))) / 0.4)
     conf = float(np.clip(0.3 + 0.7 * c_tex * c_size * c_solid, 0.0, 0.99))
-    return RoiResult((int(x), int(y), int(w), int(h)), mask8.astype(bool), kind, conf, poly,
+    return RoiResult((int(x), int(y), int(w), int(h)), mask8.view(bool), kind, conf, poly,
                      f"{kind}: {info['kept']} region(s) of {info['n_cands']} candidates")
 
 

@@ -45,10 +45,11 @@ def roi_signal(frame: np.ndarray, work: int = WORK_SIZE) -> tuple[np.ndarray, np
     if s < 1.0:
         w, h = max(2, int(round(W * s))), max(2, int(round(H * s)))
         k = max(1, int(1.0 / s))  # whole factor, still >= the working size
-        pre = a
-        if k > 1:
+        if k > 1:  # block average by k, then a small bilinear step to the working size (cheap)
             pre = cv2.resize(a[: H // k * k, : W // k * k], (W // k, H // k), interpolation=cv2.INTER_AREA)
-        area = cv2.resize(pre, (w, h), interpolation=cv2.INTER_AREA)
+            area = pre if pre.shape[1] == w and pre.shape[0] == h else cv2.resize(pre, (w, h), interpolation=cv2.INTER_LINEAR)
+        else:
+            area = cv2.resize(a, (w, h), interpolation=cv2.INTER_AREA)
         near = cv2.resize(a, (w, h), interpolation=cv2.INTER_NEAREST)
         s = w / W
     else:

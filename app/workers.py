@@ -20,7 +20,6 @@ thread is queued by Qt. This module imports no torch.
 """
 from __future__ import annotations
 
-import collections
 import threading
 import time
 import traceback
@@ -31,7 +30,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from engine import sources
-from engine.roi import find_roi
+from engine.roi import RoiTracker, find_roi
 
 clock = time.perf_counter
 
@@ -347,16 +346,13 @@ class ScoringWorker(threading.Thread):
         self.signals = signals
         self.roi_policy = roi_policy or RoiPolicy()
         self.roi_finder = roi_finder or find_roi
+        self.roi_tracker = RoiTracker(self.roi_finder)  # found on a few frames, kept while the layout stays
         self.result_slot = LatestSlot()
         self._halt = threading.Event()
         self.scored = 0
         self.fps_meter = RateMeter()
         self._auto_roi: tuple | None = None
         self._auto_kind = "full"
-        self._auto_t = -1e9
-        self._auto_shape = None
-        self._recent: collections.deque = collections.deque(maxlen=8)
-        self._recent_t = -1e9
         self.errors = 0
         self._lock = threading.Lock()
         self.sink: Callable[[LiveResult], None] | None = None  # e.g. the recorder's CSV (this thread)
@@ -374,7 +370,7 @@ class ScoringWorker(threading.Thread):
             self.scorer = scorer
 
     def redetect_roi(self) -> None:
-        self._auto_t = -1e9
+        self.roi_tracker.reset()
 
     def _roi_for(self, img: np.ndarray, now: float):
         pol = self.roi_policy
@@ -382,24 +378,12 @@ class ScoringWorker(threading.Thread):
             return tuple(int(v) for v in pol.user_box), "user"
         if not pol.enabled:
             return (0, 0, img.shape[1], img.shape[0]), "full"
-        # keep a few recent frames (one every 0.2 s): the ROI is found on their pixelwise maximum, so a
-        # dark moment (probe lifted, freeze on the scanner) does not shrink it
-        if self._recent and self._recent[-1].shape != img.shape:
-            self._recent.clear()
-        if not self._recent or now - self._recent_t >= 0.2:
-            self._recent.append(img)
-            self._recent_t = now
-        if self._auto_roi is None or now - self._auto_t > pol.auto_every_s or self._auto_shape != img.shape[:2]:
-            try:
-                probe = np.max(np.stack(self._recent), axis=0) if len(self._recent) > 1 else img
-                r = self.roi_finder(probe)
-                box, kind = tuple(int(v) for v in r.box), r.kind
-            except Exception:  # noqa: BLE001 - a failing ROI finder must not stop scoring
-                box, kind = (0, 0, img.shape[1], img.shape[0]), "full"
-            changed = box != self._auto_roi
-            self._auto_roi, self._auto_kind, self._auto_t, self._auto_shape = box, kind, now, img.shape[:2]
-            if changed:
-                self.signals.roi_changed.emit((*box, kind))
+        self.roi_tracker.verify_every_s = pol.auto_every_s
+        r = self.roi_tracker.update(img, now)  # re-found when the screen changes; never raises
+        box, kind = tuple(int(v) for v in r.box), r.kind
+        if box != self._auto_roi:
+            self._auto_roi, self._auto_kind = box, kind
+            self.signals.roi_changed.emit((*box, kind))
         return self._auto_roi, self._auto_kind
 
     def _colourise(self, patch: np.ndarray) -> np.ndarray | None:

@@ -1,16 +1,20 @@
-"""ROI finder: timing on 640x480 and 1920x1080 frames, and the contact sheet of the hand-marked cases.
+"""ROI finder and tracker: timing, and contact sheets of the hand-marked cases.
 
     .venv/bin/python bench/bench_roi.py [--repeat 30] [--json bench/roi_bench.json] [--sheet docs/roi_cases.png]
-        [--synth-sheet docs/roi_synthetic.png]
+        [--synth-sheet docs/roi_synthetic.png] [--vendor-sheet docs/roi_vendor.png]
 
-Prints a table (median and p95 ms per call, single-threaded OpenCV) and writes JSON. The sheet shows
-each real scanner capture with the found ROI (yellow outline, red box) and the hand-marked boxes that
-must be inside (green) or outside (red) it.
+Prints a table (median and p95 ms per call, single-threaded OpenCV) and writes JSON: a fresh
+detection (find_roi) on real captures and on 1080p vendor-like screens, and the tracked path
+(RoiTracker.update on the frames of a sweep once the box is locked). The sheets show each real
+scanner capture (and HC18 fetal frames with fluid, when present) / each vendor-like layout with the
+found ROI (yellow outline, green tint) and the hand-marked boxes that must be inside (green) or
+outside (red) it.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,29 +25,82 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from engine.roi import find_roi, find_roi_stack  # noqa: E402
-from roi_cases import CASES, case_path, coverage, first_frame  # noqa: E402
+from engine.roi import RoiTracker, find_roi, find_roi_stack  # noqa: E402
+from roi_cases import CASES, HC18_DIR, HC18_FLUID, case_path, coverage, first_frame  # noqa: E402
+from train.synth.screen import VENDOR_LAYOUTS, vendor_screen, vendor_sweep  # noqa: E402
 
 
 def timeit(fn, repeat):
+    """(wall p50, wall p95, CPU p50) ms per call. CPU time (this thread's) is what the call costs
+    when the machine is shared: wall time there includes waiting for a core."""
     fn()
-    ts = []
+    ts, cs = [], []
     for _ in range(repeat):
-        t = time.perf_counter()
+        c, t = time.thread_time(), time.perf_counter()
         fn()
         ts.append((time.perf_counter() - t) * 1000)
-    return float(np.median(ts)), float(np.percentile(ts, 95))
+        cs.append((time.thread_time() - c) * 1000)
+    return float(np.median(ts)), float(np.percentile(ts, 95)), float(np.median(cs))
 
 
 def frames_for_timing():
     epiq = first_frame(CASES["JPGLosslessP14SV1"])
     big = np.zeros((1080, 1920, 3), np.uint8)
     big[:, 240:1680] = cv2.cvtColor(cv2.resize(epiq, (1440, 1080)), cv2.COLOR_GRAY2BGR)
-    return {
+    out = {
         "640x480 colour (SonoSite)": first_frame(CASES["color3d_jpeg_baseline"]),
         "1024x768 gray (EPIQ)": epiq,
         "1920x1080 colour (EPIQ letterboxed)": big,
     }
+    for name in VENDOR_LAYOUTS:
+        out[f"1080p {name} (captured)"] = vendor_screen(name, seed=5, capture=True).image
+    return out
+
+
+def time_tracker(repeat):
+    """Per-frame cost of RoiTracker.update on a 1080p sweep once locked (no periodic re-check), and
+    with the default re-check every 5 s at 30 frames a second (amortised)."""
+    v = vendor_screen("obstetric_zoom", seed=5, capture=True)
+    frames = list(vendor_sweep(v, 60))
+    rows = []
+    for label, every in (("tracked 1080p, locked", 0.0), ("tracked 1080p, re-check every 5 s @30 fps", 5.0)):
+        t = RoiTracker(verify_every_s=every)
+        k = 0
+        for f in frames[:3]:
+            t.update(f, now=k / 30)
+            k += 1
+        ts, cs = [], []
+        for _ in range(max(1, repeat * 10 // len(frames))):
+            for f in frames:
+                c0, t0 = time.thread_time(), time.perf_counter()
+                t.update(f, now=k / 30)
+                ts.append((time.perf_counter() - t0) * 1000)
+                cs.append((time.thread_time() - c0) * 1000)
+                k += 1
+        rows.append({"frame": label, "shape": list(v.image.shape), "p50_ms": round(float(np.median(ts)), 3),
+                     "p95_ms": round(float(np.percentile(ts, 95)), 3), "mean_ms": round(float(np.mean(ts)), 3),
+                     "cpu_p50_ms": round(float(np.median(cs)), 3), "cpu_mean_ms": round(float(np.mean(cs)), 3),
+                     "kind": t.result.kind, "state": t.state, "detections": t.detections, "frames": k})
+    return rows
+
+
+def _tile(im, r, inside, outside, label, size=(480, 360)):
+    vis = im.copy() if im.ndim == 3 else cv2.cvtColor(im, cv2.COLOR_GRAY2BGR)
+    vis[r.mask] = (0.7 * vis[r.mask] + 0.3 * np.array([0, 200, 0])).astype(np.uint8)
+    th = max(2, int(round(vis.shape[1] / 400)))
+    cv2.polylines(vis, [r.polygon.reshape(-1, 1, 2)], True, (0, 255, 255), th)
+    for b in inside:
+        cv2.rectangle(vis, tuple(map(int, b[:2])), (int(b[0] + b[2]), int(b[1] + b[3])), (0, 255, 0), th)
+    for b in outside:
+        cv2.rectangle(vis, tuple(map(int, b[:2])), (int(b[0] + b[2]), int(b[1] + b[3])), (0, 0, 255), th)
+    k = min(size[0] / vis.shape[1], (size[1] - 26) / vis.shape[0])
+    vis = cv2.resize(vis, (int(vis.shape[1] * k), int(vis.shape[0] * k)), interpolation=cv2.INTER_AREA)
+    out = np.zeros((size[1], size[0], 3), np.uint8)
+    out[:vis.shape[0], :vis.shape[1]] = vis
+    cv2.rectangle(out, (0, size[1] - 26), (size[0], size[1]), (40, 40, 40), -1)
+    cv2.putText(out, label, (6, size[1] - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                (0, 0, 255) if "FAIL" in label else (255, 255, 255), 1, cv2.LINE_AA)
+    return out
 
 
 def sheet(path: Path) -> None:
@@ -51,44 +108,45 @@ def sheet(path: Path) -> None:
     for name, case in CASES.items():
         im = first_frame(case)
         r = find_roi(im)
-        vis = im.copy() if im.ndim == 3 else cv2.cvtColor(im, cv2.COLOR_GRAY2BGR)
-        tint = vis.copy()
-        tint[r.mask] = (0.7 * tint[r.mask] + 0.3 * np.array([0, 200, 0])).astype(np.uint8)
-        vis = tint
-        cv2.polylines(vis, [r.polygon.reshape(-1, 1, 2)], True, (0, 255, 255), 2)
         ok = all(coverage(r.mask, b) >= 0.97 for b in case["inside"]) and \
             all(coverage(r.mask, b) <= 0.02 for b in case["outside"])
-        for b in case["inside"]:
-            cv2.rectangle(vis, b[:2], (b[0] + b[2], b[1] + b[3]), (0, 255, 0), 2)
-        for b in case["outside"]:
-            cv2.rectangle(vis, b[:2], (b[0] + b[2], b[1] + b[3]), (0, 0, 255), 2)
-        s = 480 / vis.shape[1]
-        vis = cv2.resize(vis, (480, int(round(vis.shape[0] * s))), interpolation=cv2.INTER_AREA)
-        vis = cv2.copyMakeBorder(vis, 0, 360 - vis.shape[0], 0, 0, cv2.BORDER_CONSTANT) if vis.shape[0] < 360 else vis[:360]
-        label = f"{name[:24]}  {r.kind} {r.confidence:.2f}  {'PASS' if ok else 'FAIL'}"
-        cv2.rectangle(vis, (0, 334), (480, 360), (40, 40, 40), -1)
-        cv2.putText(vis, label, (6, 353), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255) if ok else (0, 0, 255), 1,
-                    cv2.LINE_AA)
-        tiles.append(vis)
+        tiles.append(_tile(im, r, case["inside"], case["outside"],
+                           f"{name[:24]}  {r.kind} {r.confidence:.2f}  {'PASS' if ok else 'FAIL'}"))
+    if os.path.isdir(HC18_DIR):  # real fetal head frames with amniotic fluid (cropped to the image)
+        for name in HC18_FLUID:
+            im = cv2.imread(os.path.join(HC18_DIR, name))
+            r = find_roi(im)
+            tiles.append(_tile(im, r, [], [], f"HC18 {name[:6]}  {r.kind} {r.confidence:.2f}"))
     # the 120-frame SonoSite loop through find_roi_stack (16 frames)
     from engine.sources import open_source
 
     with open_source(case_path(CASES["color3d_jpeg_baseline"])) as src:
         frames = [f.image for f, _ in zip(src, range(16))]
     r = find_roi_stack(frames)
-    vis = np.max(np.stack(frames), 0)
-    cv2.polylines(vis, [r.polygon.reshape(-1, 1, 2)], True, (255, 0, 255), 2)
-    vis = cv2.resize(vis, (480, 360), interpolation=cv2.INTER_AREA)
-    cv2.rectangle(vis, (0, 334), (480, 360), (40, 40, 40), -1)
-    cv2.putText(vis, f"find_roi_stack, 16 frames: {r.kind} {r.confidence:.2f}", (6, 353),
-                cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
-    tiles.append(vis)
+    tiles.append(_tile(np.max(np.stack(frames), 0), r, [], [], f"find_roi_stack, 16 frames: {r.kind} {r.confidence:.2f}"))
     while len(tiles) % 3:
         tiles.append(np.zeros_like(tiles[0]))
     rows = [np.hstack(tiles[i:i + 3]) for i in range(0, len(tiles), 3)]
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), np.vstack(rows))
     print(f"contact sheet: {path}")
+
+
+def vendor_sheet(path: Path) -> None:
+    """find_roi on each vendor-like layout, clean and as captured (noise + JPEG), 1080p."""
+    tiles = []
+    for capture in (False, True):
+        for name in VENDOR_LAYOUTS:
+            v = vendor_screen(name, seed=3, capture=capture)
+            r = find_roi(v.image)
+            ok = all(coverage(r.mask, b) >= 0.97 for b in v.inside) and \
+                all(coverage(r.mask, b) <= 0.02 for b in v.outside) and r.box[1] > v.header_bottom
+            iou = (r.mask & v.mask).sum() / (r.mask | v.mask).sum()
+            tiles.append(_tile(v.image, r, v.inside, v.outside,
+                               f"{name}{' captured' if capture else ''}  IoU {iou:.3f}  {'PASS' if ok else 'FAIL'}"))
+    rows = [np.hstack(tiles[i:i + 3]) for i in range(0, len(tiles), 3)]
+    cv2.imwrite(str(path), np.vstack(rows))
+    print(f"vendor sheet: {path}")
 
 
 def synth_sheet(path: Path, n: int = 8) -> None:
@@ -118,22 +176,33 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--sheet", type=Path, default=None)
     ap.add_argument("--synth-sheet", type=Path, default=None)
+    ap.add_argument("--vendor-sheet", type=Path, default=None)
     a = ap.parse_args(argv)
     cv2.setNumThreads(a.threads)
     rows = []
-    print(f"{'frame':40s} {'p50 ms':>8s} {'p95 ms':>8s}  kind")
+    print(f"{'frame':40s} {'p50 ms':>8s} {'p95 ms':>8s} {'cpu p50':>8s}  kind   (one OpenCV thread)")
     for name, f in frames_for_timing().items():
-        p50, p95 = timeit(lambda: find_roi(f), a.repeat)
+        p50, p95, c50 = timeit(lambda: find_roi(f), a.repeat)
         kind = find_roi(f).kind
         rows.append({"frame": name, "shape": list(f.shape), "p50_ms": round(p50, 2), "p95_ms": round(p95, 2),
-                     "kind": kind})
-        print(f"{name:40s} {p50:8.2f} {p95:8.2f}  {kind}")
+                     "cpu_p50_ms": round(c50, 2), "kind": kind})
+        print(f"{name:40s} {p50:8.2f} {p95:8.2f} {c50:8.2f}  {kind}")
+    for row in time_tracker(a.repeat):
+        rows.append(row)
+        print(f"{row['frame']:40s} {row['p50_ms']:8.3f} {row['p95_ms']:8.3f} {row['cpu_p50_ms']:8.3f}  mean "
+              f"{row['mean_ms']:.3f} ms (cpu {row['cpu_mean_ms']:.3f}), {row['detections']} detections in "
+              f"{row['frames']} frames")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    print(f"load average {load:.1f} on {os.cpu_count()} cores" if load is not None else "")
     if a.json:
-        a.json.write_text(json.dumps({"opencv_threads": a.threads, "results": rows}, indent=2))
+        a.json.write_text(json.dumps({"opencv_threads": a.threads, "load_average": load, "cpus": os.cpu_count(),
+                                      "results": rows}, indent=2))
     if a.sheet:
         sheet(a.sheet)
     if a.synth_sheet:
         synth_sheet(a.synth_sheet)
+    if a.vendor_sheet:
+        vendor_sheet(a.vendor_sheet)
     return 0
 
 

@@ -38,13 +38,7 @@ from . import modelpack
 from .preprocess import preprocess
 from .result import CRITERIA, PLANES, FrameResult, ScoreResult, concat, empty
 
-#: backend names accepted by :func:`make_scorer` (aliases map to the canonical name)
-BACKENDS = {"auto": "auto", "ort": "onnxruntime", "onnxruntime": "onnxruntime", "torch": "torch",
-            "tensorrt": "tensorrt", "trt": "tensorrt"}
-
-
-class BackendUnavailable(RuntimeError):
-    """The requested backend cannot run here (not installed, no GPU, engine build failed)."""
+from .backend import BACKENDS, BackendUnavailable  # noqa: F401 - re-exported (one class, one table)
 
 
 def result_from_outputs(outputs: dict[str, np.ndarray], package: modelpack.ModelPackage) -> ScoreResult:
@@ -279,40 +273,11 @@ class TorchScorer(Scorer):
 # ----------------------------------------------------------------------------- choice
 
 
-def make_scorer(backend: str = "auto", model=None, **kw) -> Scorer:
-    """Build a scorer.
+def __getattr__(name: str):
+    # ``make_scorer`` lives in engine.choose_backend (it imports engine.tensorrt, which imports this
+    # module); kept importable from here, looked up only when asked for, so no import circle
+    if name == "make_scorer":
+        from .choose_backend import make_scorer
 
-    ``model``: a path, a :class:`ModelPackage`, or None for the default model (raises
-    :class:`~engine.modelpack.ModelError` if it cannot be loaded). ``backend``: ``auto`` (TensorRT
-    where a usable GPU and TensorRT are present, else ONNX Runtime; ``scorer.reason`` says which and
-    why), ``ort``, ``torch`` or ``tensorrt`` (raises :class:`BackendUnavailable` if it cannot run).
-    Keyword arguments go to the backend (``threads``; ``device``/``fp16``; ``cache_dir``/``precision``).
-    """
-    name = BACKENDS.get(str(backend).lower())
-    if name is None:
-        raise ValueError(f"unknown backend {backend!r}; choose one of auto, ort, torch, tensorrt")
-    pkg = model if isinstance(model, modelpack.ModelPackage) else modelpack.load(model or modelpack.default_model_path())
-    if name == "onnxruntime":
-        s = OrtScorer(pkg, **kw)
-        s.reason += " (asked for)"
-        return s
-    if name == "torch":
-        s = TorchScorer(pkg, **kw)
-        s.reason += " (asked for)"
-        return s
-    from . import tensorrt as trt_mod
-
-    if name == "tensorrt":
-        return trt_mod.TensorRTScorer(pkg, **kw)
-    # auto
-    try:
-        s = trt_mod.TensorRTScorer(pkg, **{k: v for k, v in kw.items() if k in ("cache_dir", "precision", "rebuild")})
-        s.reason = f"{s.reason} (auto: usable GPU and TensorRT found)"
-        return s
-    except BackendUnavailable as e:
-        why = str(e)
-    except Exception as e:  # noqa: BLE001 - any GPU-side failure must still leave a working scorer
-        why = f"TensorRT failed ({type(e).__name__}: {e})"
-    s = OrtScorer(pkg, **{k: v for k, v in kw.items() if k in ("threads", "spinning")})
-    s.reason = f"{why}; using {s.reason}"
-    return s
+        return make_scorer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

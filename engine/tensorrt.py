@@ -27,7 +27,7 @@ timing cache per GPU/TensorRT version speeds rebuilds. Default folder: ``$FUIQA_
 ``~/.cache/fuiqa/trt``.
 
 Nothing here is imported unless TensorRT is asked for; a missing ``tensorrt``/``pycuda``/GPU raises
-:class:`~engine.scorers.BackendUnavailable` whose message says what is missing (auto prints it).
+:class:`~engine.backend.BackendUnavailable` whose message says what is missing (auto prints it).
 """
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ import numpy as np
 
 from . import modelpack
 from .export import INPUT_NAME, OUTPUT_NAMES
-from .scorers import BackendUnavailable, Scorer, ScoreResult
+from .backend import BackendUnavailable
+from .scorers import Scorer, ScoreResult, _concat
 
 #: bump when the build recipe changes (invalidates every cached engine)
 ENGINE_FORMAT = 1
@@ -379,8 +380,6 @@ class TensorRTScorer(Scorer):
     def score_tensor(self, x):
         x = np.asarray(x)
         if x.shape[0] > self.max_batch:
-            from .scorers import _concat
-
             return _concat([self.score_tensor(x[a : a + self.max_batch]) for a in range(0, x.shape[0], self.max_batch)])
         n = int(x.shape[0])
         cuda = self.cuda

@@ -32,7 +32,7 @@ CASES: dict[str, dict] = {
         source=("examples", "rgb_color"),
         inside=[(60, 70, 60, 30), (200, 120, 60, 30)],
         outside=[(8, 10, 95, 10), (250, 10, 65, 10), (122, 180, 80, 10), (200, 225, 115, 11),
-                 (38, 218, 90, 8)],
+                 (38, 218, 90, 8), (11, 45, 20, 6), (280, 45, 28, 6)],  # last two: "IM#2", "78DR78" over the image
         kind="linear",
     ),
     # the same screen at 640x480, JPEG 2000 lossless
@@ -40,14 +40,22 @@ CASES: dict[str, dict] = {
         source=("examples", "jpeg2k"),
         inside=[(100, 150, 150, 80), (380, 150, 150, 80), (250, 300, 100, 25)],
         outside=[(18, 25, 150, 15), (280, 40, 80, 15), (500, 25, 120, 65), (245, 360, 115, 18),
-                 (400, 455, 220, 18), (78, 440, 175, 15)],
+                 (400, 455, 220, 18), (78, 440, 175, 15), (12, 90, 45, 14), (560, 90, 63, 14)],
         kind="linear",
     ),
     "US1_UNCR": dict(
         source=("data", "US1_UNCR.dcm"),
         inside=[(100, 150, 150, 80), (380, 150, 150, 80), (250, 300, 100, 25)],
         outside=[(18, 25, 150, 15), (280, 40, 80, 15), (500, 25, 120, 65), (245, 360, 115, 18),
-                 (400, 455, 220, 18), (78, 440, 175, 15)],
+                 (400, 455, 220, 18), (78, 440, 175, 15), (12, 90, 45, 14), (560, 90, 63, 14)],
+        kind="linear",
+    ),
+    # the same screen, JPEG 2000 (reversible) in pydicom-data
+    "US1_J2KR": dict(
+        source=("data", "US1_J2KR.dcm"),
+        inside=[(100, 150, 150, 80), (380, 150, 150, 80), (250, 300, 100, 25)],
+        outside=[(18, 25, 150, 15), (280, 40, 80, 15), (500, 25, 120, 65), (245, 360, 115, 18),
+                 (400, 455, 220, 18), (78, 440, 175, 15), (12, 90, 45, 14), (560, 90, 63, 14)],
         kind="linear",
     ),
     # SonoSite, cardiac sector, 30-frame cine, JPEG baseline YBR_FULL_422 (320x240)
@@ -107,3 +115,23 @@ def coverage(mask, box) -> float:
     """Share of ``box`` (x, y, w, h) that ``mask`` covers."""
     x, y, w, h = box
     return float(mask[y:y + h, x:x + w].mean())
+
+
+# Real fetal head frames (HC18, /work/shared/data/hc18/images: already cropped to the image, a fan
+# inside black corners) in which amniotic fluid crosses or borders the image; used when present.
+HC18_DIR = "/work/shared/data/hc18/images"
+HC18_FLUID = ["000_HC.png", "003_HC.png", "013_HC.png", "028_HC.png", "070_HC.png", "104_HC.png",
+              "166_HC.png", "196_HC.png"]
+
+
+def tissue_extent(img, level: int = 40, share: float = 0.1, skip_left: int = 40):
+    """Rows and columns (y0, y1, x0, x1) where more than ``share`` of the (15-px-smoothed) pixels are
+    brighter than ``level``: where echoes are, whatever the ROI finder says. The left ``skip_left``
+    columns (HC18's grey-scale bar) are not counted."""
+    import cv2
+    import numpy as np
+
+    b = cv2.blur((img > level).astype(np.float32), (15, 15))[:, skip_left:] > 0.5
+    rows = np.flatnonzero(b.mean(1) > share)
+    cols = np.flatnonzero(b.mean(0) > share) + skip_left
+    return int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])

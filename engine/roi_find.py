@@ -1,0 +1,323 @@
+"""ROI finder, part 2: regions from the masks, the fan/rectangle hull, the result (see engine/roi.py)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .roi_signal import STACK_GAP, THRESHOLD, _faint_mask, _signal_mask, _to_uint8, roi_signal
+
+
+@dataclass
+class RoiResult:
+    box: tuple[int, int, int, int]  # x, y, w, h in full-frame pixels
+    mask: np.ndarray  # bool H×W, True inside the imaging region (fan or rectangle)
+    kind: str  # "sector" | "linear" | "full" (fallback: whole frame)
+    confidence: float  # 0..1
+    polygon: np.ndarray | None = field(default=None, repr=False)  # hull (N,2) in full-frame pixels
+    reason: str = ""  # short note on what was found / why it fell back
+
+    def as_dict(self) -> dict:
+        x, y, w, h = self.box
+        return {"x": int(x), "y": int(y), "w": int(w), "h": int(h)}
+
+
+def _full(shape, reason: str, confidence: float = 0.05) -> RoiResult:
+    H, W = shape[:2]
+    return RoiResult((0, 0, W, H), np.ones((H, W), bool), "full", float(confidence),
+                     np.array([[0, 0], [W - 1, 0], [W - 1, H - 1], [0, H - 1]]), reason)
+
+
+def _classify(hull_mask: np.ndarray) -> tuple[str, float]:
+    """'sector' or 'linear' from the hull's row widths; also returns the hull's fill of its box."""
+    ys, xs = np.nonzero(hull_mask)
+    y0, y1 = ys.min(), ys.max()
+    x0, x1 = xs.min(), xs.max()
+    h = y1 - y0 + 1
+    widths = hull_mask[y0:y1 + 1].sum(1).astype(np.float32)
+    top = float(np.median(widths[: max(1, h // 10)]))
+    wmax = float(widths.max())
+    fill = float(hull_mask.sum()) / float(h * (x1 - x0 + 1))
+    if top < 0.6 * wmax and fill < 0.85:
+        return "sector", fill
+    return "linear", fill
+
+
+def _pick(lab: np.ndarray, n: int, ids) -> np.ndarray:
+    """uint8 mask of the labels ``ids`` in a label image with ``n`` labels (a look-up, not np.isin)."""
+    lut = np.zeros(max(1, int(n)), np.uint8)
+    lut[np.asarray(ids, dtype=np.intp)] = 1
+    return lut[lab]
+
+
+def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
+          faint: np.ndarray | None = None, scale: float = 1.0) -> tuple[np.ndarray | None, dict]:
+    """Find the region on the working copy from its signal mask ``binm``; ``faint`` (optional)
+    marks faint speckle the region may extend into. Returns (hull polygon in work px or None, info)."""
+    h, w = area.shape
+    long_side = max(h, w)
+    info: dict = {}
+    if binm.mean() < 0.01:
+        info["reason"] = "no signal (blank frame)"
+        return None, info
+    k1 = max(3, int(round(0.016 * long_side)) | 1)
+    k2 = max(5, int(round(0.035 * long_side)) | 1)
+    small = cv2.morphologyEx(binm, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k1, k1)))
+    # a bigger opening cuts the thin bridges by which text or tick marks touch the image
+    big = cv2.morphologyEx(small, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k2, k2)))
+    n, lab, stats, cent = cv2.connectedComponentsWithStats(big, connectivity=8)
+    if n <= 1:
+        info["reason"] = "nothing but thin marks (text, lines)"
+        return None, info
+    # texture: share of rough pixels (speckle is rough; filled header bars and logos are flat)
+    f = near.astype(np.float32)
+    rough = (np.abs(f - cv2.blur(f, (3, 3))) > 1.0)
+    frame_area = float(h * w)
+    cands = []
+    for i in range(1, n):
+        x, y, bw, bh, area = (int(v) for v in stats[i])
+        if area < 0.002 * frame_area:
+            continue
+        aspect = max(bw, bh) / max(1, min(bw, bh))
+        touches_lr = x <= 1 or x + bw >= w - 1
+        touches_tb = y <= 1 or y + bh >= h - 1
+        m = lab[y:y + bh, x:x + bw] == i
+        tex = float(rough[y:y + bh, x:x + bw][m].mean())
+        fill = area / float(bw * bh)
+        rec = dict(i=i, box=(x, y, bw, bh), area=area, tex=round(tex, 3), fill=round(fill, 3))
+        # header/footer/tool bars and grey-scale bars: thin along an edge or very elongated
+        if area < 0.01 * frame_area:
+            rec["rejected"] = "small"  # may join only as a piece of the image in its columns
+        elif aspect > 6 and min(bw, bh) < 0.2 * min(h, w):
+            rec["rejected"] = "bar"
+        elif (touches_tb and bh < 0.12 * h and bw > 0.5 * w) or (touches_lr and bw < 0.12 * w and bh > 0.5 * h):
+            rec["rejected"] = "edge bar"  # may join only as a strip of the image (textured, in its columns)
+        rec["score"] = area * min(1.0, tex / 0.5) ** 2 * (0.5 + 0.5 * min(1.0, fill / 0.5))
+        info.setdefault("all", []).append(rec)
+        if "rejected" not in rec:
+            cands.append(rec)
+    if not cands:
+        info["reason"] = "only bars/text-like regions"
+        return None, info
+    cands.sort(key=lambda c: -c["score"])
+    best = cands[0]
+    if best["tex"] < 0.15:
+        info["reason"] = f"largest region is flat (texture {best['tex']:.2f}), not an ultrasound image"
+        return None, info
+    keep = [best]
+    ux0, uy0, bw_, bh_ = best["box"]
+    ux1, uy1 = ux0 + bw_, uy0 + bh_
+    # textured bars that lie within the image's columns (or rows) may be a strip of the image cut off
+    # by fluid (the near field above a bladder or amniotic fluid): they may join; flat ones never do
+    pool = cands[1:] + [c for c in info.get("all", []) if c.get("rejected") in ("bar", "edge bar", "small")]
+    pool.sort(key=lambda c: -c["score"])
+    changed = True
+    while changed:  # a piece may line up only with the region grown so far
+        changed = False
+        for c in pool:
+            if any(c is k for k in keep):
+                continue
+            x, y, cw, ch = c["box"]
+            if c["tex"] < 0.6 * best["tex"] or (c["score"] < 0.05 * best["score"] and "rejected" not in c):
+                continue
+            ov_y = min(uy1, y + ch) - max(uy0, y)
+            ov_x = min(ux1, x + cw) - max(ux0, x)
+            gx = max(ux0 - (x + cw), x - ux1, 0)
+            gy = max(uy0 - (y + ch), y - uy1, 0)
+            if c.get("rejected") == "small":
+                # a fan's apex above fluid: centred above the region
+                ok = (y + ch <= uy0 and gy <= STACK_GAP * long_side and cw >= 0.08 * (ux1 - ux0)
+                      and abs(x + cw / 2 - (ux0 + ux1) / 2) < 0.2 * (ux1 - ux0) and c["fill"] >= 0.4)
+            elif "rejected" in c:  # a strip: wholly within the region's columns/rows, across a gap
+                ok = (ov_x >= 0.8 * cw and gx == 0 and gy <= STACK_GAP * long_side and cw >= 0.8 * (ux1 - ux0)) or \
+                     (ov_y >= 0.8 * ch and gy == 0 and gx <= STACK_GAP * long_side and ch >= 0.8 * (uy1 - uy0))
+            else:
+                # side by side (dual view) and close, or stacked in the same columns (a fan or
+                # rectangle split by a dark band of fluid: the gap may be wide)
+                side = ov_y > 0.3 * min(ch, uy1 - uy0) and max(gx, gy) <= 0.1 * long_side
+                stack = ov_x > 0.6 * min(cw, ux1 - ux0) and gx == 0 and gy <= STACK_GAP * long_side
+                ok = side or stack
+            if ok:
+                keep.append(c)
+                ux0, uy0, ux1, uy1 = min(ux0, x), min(uy0, y), max(ux1, x + cw), max(uy1, y + ch)
+                changed = True
+    sel = _pick(lab, n, [c["i"] for c in keep])
+    # give back what the big opening shaved off (fan apex, corners) but no more than its radius
+    kg = ((k1 + k2) // 2) | 1
+    grow = cv2.dilate(sel, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kg, kg)))
+    # ... only what the opening shaved (not a neighbouring header bar or button that survived it)
+    ns, slab = cv2.connectedComponents(small, connectivity=8)
+    touching = np.unique(slab[(sel > 0) & (slab > 0)])
+    sel = (grow & _pick(slab, ns, touching) & (lab == 0)).astype(np.uint8) | sel
+    if faint is not None:
+        # extend into faint speckle next to the region (the dark flanks of a fan)
+        fo = cv2.morphologyEx(faint, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k1, k1)))
+        nf, flab, fstats, _ = cv2.connectedComponentsWithStats(fo, connectivity=8)
+        if nf > 1:
+            r = 2 * max(2, int(round(8 * scale))) + 1 + kg
+            near_sel = cv2.dilate(sel, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (r, r)))
+            hit = np.unique(flab[(near_sel > 0) & (flab > 0)])
+            hit = [j for j in hit if fstats[j, cv2.CC_STAT_AREA] >= 0.003 * h * w]
+            if hit:
+                sel = sel | _pick(flab, nf, hit)
+                info["faint"] = len(hit)
+    contours, _ = cv2.findContours(sel, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    hull = cv2.convexHull(np.vstack(contours)).reshape(-1, 2)
+    work_mask = np.zeros_like(sel)
+    cv2.fillPoly(work_mask, [hull.astype(np.int32)], 1)
+    mirrored = _mirror_sector(work_mask)
+    if mirrored is not None:
+        # a fan is symmetric about its apex: a flank lost in fluid (dark to the fan's edge) comes back
+        hull = cv2.convexHull(np.vstack([hull, mirrored]).astype(np.int32)).reshape(-1, 2)
+        work_mask[:] = 0
+        cv2.fillPoly(work_mask, [hull.astype(np.int32)], 1)
+        info["mirrored"] = True
+    info["work_mask"] = work_mask
+    info.update(best=best, kept=len(keep), n_cands=len(cands), kernels=(k1, k2))
+    return hull, info
+
+
+def _mirror_sector(work_mask: np.ndarray) -> np.ndarray | None:
+    """Points of the region mirrored about its apex, when the region is a fan seen whole (a narrow
+    apex at the top, near the middle of the region) but lopsided: one flank reaches further from the
+    apex than the other. None when it is not a fan or already (nearly) symmetric."""
+    rows = np.flatnonzero(work_mask.any(1))
+    if rows.size < 8:
+        return None
+    y0, y1 = int(rows[0]), int(rows[-1])
+    widths = work_mask[y0:y1 + 1].sum(1)
+    top = work_mask[y0:y0 + max(2, (y1 - y0) // 30)]
+    xs = np.flatnonzero(top.any(0))
+    cols = np.flatnonzero(work_mask.any(0))
+    x0, x1 = int(cols[0]), int(cols[-1])
+    if xs.size == 0 or xs.size > 0.15 * widths.max():
+        return None  # not a fan with its apex on screen (a curved probe's wide face: not mirrored)
+    ax = float(xs.mean())
+    left, right = ax - x0, x1 - ax
+    if min(left, right) < 0.2 * (x1 - x0) or abs(left - right) < 0.04 * (x1 - x0):
+        return None  # apex far off centre (not a fan), or symmetric already
+    cs, _ = cv2.findContours(work_mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    pts = np.vstack(cs).reshape(-1, 2).astype(np.float64)
+    pts[:, 0] = np.clip(2 * ax - pts[:, 0], 0, work_mask.shape[1] - 1)
+    return np.round(pts).astype(np.int32)
+
+
+def _snap_edges(mask8: np.ndarray, frames, scale: float) -> None:
+    """Trim (in place) the lines along each side of the mask, up to ~3 working pixels deep, on which
+    few (< 12 %) full-resolution pixels inside the mask have signal: the shrunk copy blurs the image's
+    edge outwards by a pixel or two (more where JPEG ringing bridges to a depth scale), which at 1080p
+    is 5-15 px of black border or tick marks."""
+    x0, y0, bw, bh = cv2.boundingRect(mask8)
+    if bw == 0 or bh == 0:
+        return
+    x1, y1 = x0 + bw, y0 + bh
+    m_lead = int(np.ceil(3.0 / scale)) + 1  # lines of (almost) nothing at the edge: ~3 working px
+    m = int(np.ceil(6.0 / scale)) + 1  # a clear gap with marks beyond it (a depth scale): ~6 working px
+    level = THRESHOLD // 2
+
+    def gray(ys, xs):  # max over colour channels (and frames) of a strip, without a slow reduce
+        g = None
+        for f in frames:
+            a = _to_uint8(f)[ys, xs]
+            if a.ndim == 3:
+                a = np.maximum(np.maximum(a[:, :, 0], a[:, :, 1]), a[:, :, 2])
+            g = a if g is None else np.maximum(g, a)
+        return g
+
+    def trim(sig, msk, axis):  # how many lines of the strip (outermost first, along ``axis``) to cut
+        frac = (sig & msk).sum(axis) / np.maximum(1, msk.sum(axis))
+        n = 0
+        while n < min(m_lead, frac.size) and frac[n] < 0.12:
+            n += 1
+        gaps = np.flatnonzero(frac < 0.05)
+        if gaps.size and gaps[-1] + 1 > n and (frac[: gaps[-1]] >= 0.05).any():
+            # marks, then a clear gap, then the image: the marks were joined across the gap
+            n = int(gaps[-1]) + 1
+        return n
+
+    sl = slice(y0, y1)
+    lm = mask8[sl, x0:x0 + m] > 0
+    nl = trim(gray(sl, slice(x0, x0 + m)) > level, lm, 0)
+    rm = mask8[sl, max(x0, x1 - m):x1][:, ::-1] > 0
+    nr = trim(gray(sl, slice(max(x0, x1 - m), x1))[:, ::-1] > level, rm, 0)
+    tm = mask8[y0:y0 + m, x0:x1] > 0
+    nt = trim(gray(slice(y0, y0 + m), slice(x0, x1)) > level, tm, 1)
+    bm = mask8[max(y0, y1 - m):y1, x0:x1][::-1] > 0
+    nb = trim(gray(slice(max(y0, y1 - m), y1), slice(x0, x1))[::-1] > level, bm, 1)
+    if nl + nr < x1 - x0 and nt + nb < y1 - y0:
+        mask8[:, : x0 + nl] = 0
+        mask8[:, x1 - nr:] = 0
+        mask8[: y0 + nt] = 0
+        mask8[y1 - nb:] = 0
+
+
+def _finish(frame_shape, hull_w: np.ndarray | None, info: dict, scale: float, frames=None) -> RoiResult:
+    H, W = frame_shape[:2]
+    if hull_w is None:
+        return _full(frame_shape, info.get("reason", "nothing found"), 0.05)
+    # hull in full-frame pixels: pixel centres of the working copy -> frame
+    inv = 1.0 / scale
+    poly = np.round((hull_w.astype(np.float64) + 0.5) * inv - 0.5).astype(np.int32)
+    poly[:, 0] = np.clip(poly[:, 0], 0, W - 1)
+    poly[:, 1] = np.clip(poly[:, 1], 0, H - 1)
+    mask8 = np.zeros((H, W), np.uint8)
+    cv2.fillPoly(mask8, [poly], 1)
+    if frames is not None:
+        _snap_edges(mask8, frames, scale)
+    x, y, w, h = cv2.boundingRect(mask8)
+    poly[:, 0] = np.clip(poly[:, 0], x, x + w - 1)
+    poly[:, 1] = np.clip(poly[:, 1], y, y + h - 1)
+    area_frac = cv2.countNonZero(mask8) / float(H * W)
+    if area_frac > 0.9:
+        return _full(frame_shape, "signal fills the frame (already cropped, or noise)", 0.2)
+    kind, fill = _classify(info["work_mask"] > 0)
+    best = info["best"]
+    # confidence: texture, a plausible size, and solidity of what was kept
+    c_tex = min(1.0, best["tex"] / 0.5)
+    c_size = 1.0 if 0.08 <= area_frac <= 0.8 else 0.5
+    c_solid = min(1.0, best["area"] / max(1.0, float(cv2.contourArea(hull_w.astype(np.float32)))) / 0.4)
+    conf = float(np.clip(0.3 + 0.7 * c_tex * c_size * c_solid, 0.0, 0.99))
+    return RoiResult((int(x), int(y), int(w), int(h)), mask8.view(bool), kind, conf, poly,
+                     f"{kind}: {info['kept']} region(s) of {info['n_cands']} candidates")
+
+
+def find_roi(frame: np.ndarray) -> RoiResult:
+    """The imaging region of one frame (gray or BGR, uint8/uint16/float). See the module notes."""
+    area, near, s = roi_signal(frame)
+    hull, info = _core(area, near, _signal_mask(area, near), _faint_mask(area, near, s), s)
+    return _finish(np.shape(frame), hull, info, s, [frame])
+
+
+def find_roi_stack(frames, min_change: int = 2) -> RoiResult:
+    """The imaging region from several frames of one loop (same size). Pixels whose value changes
+    between frames (speckle, moving anatomy, even faint speckle in the dark flanks of a fan) mark
+    the image; burned-in text and bars never change and are left out. Falls back to the one-frame
+    method on the temporal maximum when (almost) nothing moves: a frozen image, identical frames."""
+    frames = list(frames)
+    if not frames:
+        raise ValueError("find_roi_stack: no frames")
+    shape = np.shape(frames[0])
+    if any(np.shape(f)[:2] != shape[:2] for f in frames):
+        raise ValueError("find_roi_stack: frames differ in size")
+    areas, nears = [], []
+    s = 1.0
+    for f in frames:
+        a, n_, s = roi_signal(f)
+        areas.append(a)
+        nears.append(n_)
+    amax = np.max(areas, axis=0)
+    nst = np.stack(nears)
+    nmax = nst.max(0)
+    single = _signal_mask(amax, nmax)
+    if len(frames) >= 2:
+        change = (nmax.astype(np.int16) - nst.min(0).astype(np.int16)) > min_change
+        moving = cv2.medianBlur(change.astype(np.uint8), 5)
+        if moving.mean() >= 0.02:
+            # close the motion map so still, dark parts inside the fan stay in
+            k = max(3, int(round(0.03 * max(amax.shape))) | 1)
+            moving = cv2.morphologyEx(moving, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+            hull, info = _core(amax, nmax, moving)
+            if hull is not None:
+                return _finish(shape, hull, info, s, frames)
+    return _finish(shape, *_core(amax, nmax, single, _faint_mask(amax, nmax, s), s), s, frames)

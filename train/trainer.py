@@ -42,7 +42,8 @@ from engine.preprocess import MEAN, STD, preprocess
 
 from . import metrics as M
 from .losses import LOSSES, make_loss
-from .mixing import MIXINGS, MixConfig, apply_mix, cluster, plan_mix, random_batches, stratified_batches
+from .mixing import (MIX_SPACES, MIXINGS, MixConfig, cluster, mix_inputs, mixed_features, n_batches, plan_mix,
+                     random_batches, stratified_batches)
 
 
 class TrainError(Exception):
@@ -69,17 +70,23 @@ class TrainConfig:
     w_plcc: float = 1.0
     w_srcc: float = 1.0
     w_mae: float = 1.0
-    tau: float = 2.0  # soft-rank temperature in score points
+    tau: float = 2.0  # soft-rank temperature in score points (used when tau_rel = 0)
+    tau_rel: float = 0.2  # soft-rank temperature relative to the batch's prediction spread (scale-free)
     queue_size: int = 0
     # mixing
     mixing: str = "cmx"  # "cmx" | "mixup" | "cmixup" | "none"
     k: int = 6
     alpha: float = 0.4
-    p_within: float = 0.7
-    mix_share: float = 0.5
+    p_within: float = 1.0  # CMX: share of gap-filling pairs taken inside one cluster
+    mix_share: float = 0.25  # pseudo-samples APPENDED per batch, as a share of the batch size
     sigma: float = 10.0
     recluster_every: int = 2
-    label_weight: float = 2.0
+    label_weight: float = 0.0  # 0: CMX clusters on features only
+    mix_space: str = "feature"  # "feature": blend fused MQF features | "pixel": blend the images
+    cmx_start: int = 1  # CMX: epochs of warm-up (random batches, no mixing) before clustering on features
+    cmx_ramp: int = 2  # epochs over which the mixing share ramps in (linearly) after cmx_start
+    n_bins: int = 8  # CMX: quantile bins of the label distribution the pseudo-samples fill
+    lam_clip: float = 0.1  # CMX: λ clipped to [lam_clip, 1 − lam_clip]
     # augmentation (on the model input; mild so the label still holds)
     augment: bool = True
     aug_gain: float = 0.06
@@ -109,6 +116,8 @@ class TrainConfig:
             problems.append(f"loss must be one of {LOSSES}, not {self.loss!r}")
         if self.mixing not in MIXINGS:
             problems.append(f"mixing must be one of {MIXINGS}, not {self.mixing!r}")
+        if self.mix_space not in MIX_SPACES:
+            problems.append(f"mix_space must be one of {MIX_SPACES}, not {self.mix_space!r}")
         if self.input_size and not problems:
             from engine.model import arch  # owns the rule for input sizes (imports torch: only when set)
 
@@ -164,8 +173,9 @@ class TrainConfig:
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def mix_config(self) -> MixConfig:
-        return MixConfig(self.mixing, self.k, self.alpha, self.p_within, self.mix_share, self.sigma,
-                         self.recluster_every, self.label_weight)
+        return MixConfig(kind=self.mixing, k=self.k, alpha=self.alpha, p_within=self.p_within, mix_share=self.mix_share,
+                         sigma=self.sigma, recluster_every=self.recluster_every, label_weight=self.label_weight,
+                         n_bins=self.n_bins, lam_clip=self.lam_clip)
 
 
 @dataclass
@@ -190,6 +200,7 @@ class Split:
     x: np.ndarray  # uint8 (N, S, S): the preprocessed model inputs, 8-bit gray
     y: np.ndarray  # float32 (N,) labels 0–100
     names: list[str]
+    groups: list | None = None  # per-image group (patient, sweep) for the bootstrap; None: images are independent
 
     def __len__(self):
         return len(self.y)
@@ -240,7 +251,8 @@ def prepare_items(items, size: int, progress: Callable | None = None, what: str 
         x[i] = input_to_u8(buf[0])
         if progress and (i % 50 == 0 or i == n - 1):
             progress({"event": "prepare", "split": what, "done": i + 1, "total": n})
-    return Split(x, np.array([it.mos for it in items], np.float32), [it.name for it in items])
+    return Split(x, np.array([it.mos for it in items], np.float32), [it.name for it in items],
+                 [getattr(it, "group", None) for it in items])
 
 
 def _generator_info(ds) -> dict | None:
@@ -455,6 +467,66 @@ def _quick_metrics(pred, y) -> dict:
 
 
 # --------------------------------------------------------------------------------------------------
+# batch construction (one epoch's batches; a batch plus its pseudo-samples through the model)
+
+
+def min_batch(world: int = 1) -> int:
+    """Smallest batch the samplers make (a shorter tail is merged): 3 for the correlation terms, and
+    at least one sample per rank."""
+    return max(3, int(world))
+
+
+def cmx_ramp(config: TrainConfig, epoch: int) -> float:
+    """Share of ``mix_share`` in force at ``epoch`` (any mixing): 0 during the ``cmx_start`` warm-up
+    epochs, then a linear ramp to 1 over ``cmx_ramp`` epochs."""
+    if config.mixing == "none" or epoch < config.cmx_start:
+        return 0.0
+    return float(min(1.0, (epoch - config.cmx_start + 1) / max(1, config.cmx_ramp)))
+
+
+def epoch_batches(model, tr, config: TrainConfig, epoch: int, clusters, rng, device, world: int = 1):
+    """(batches, clusters, ramp) for one epoch, identical on every rank. CMX: random batches and no
+    mixing during the ``cmx_start`` warm-up epochs (random-init features mean nothing), then k-means on
+    the model's features (every ``recluster_every`` epochs) and cluster-stratified batches. Every
+    sampler makes mixing.n_batches(n, B) batches: the count the LR schedule uses."""
+    n, gb = len(tr), min(config.batch_size, len(tr))
+    ramp = cmx_ramp(config, epoch)
+    if config.mixing == "cmx" and epoch >= config.cmx_start:
+        if clusters is None or (epoch - config.cmx_start) % max(1, config.recluster_every) == 0:
+            feats = embed(model, tr.x, device)
+            clusters = cluster(feats, tr.y, config.k, seed=config.seed + epoch, label_weight=config.label_weight)
+        return stratified_batches(clusters, gb, rng, min_batch(world)), clusters, ramp
+    return random_batches(n, gb, rng, min_batch(world)), clusters, ramp
+
+
+def batch_forward(ddp, model, x_all, y_all, bidx, plan, config: TrainConfig, gen, device, rank: int = 0, world: int = 1):
+    """This rank's share of a batch and of its appended pseudo-samples through the model:
+    (predictions, labels), real samples first. Pixel mixing blends the two partner images; feature
+    mixing feeds both partners and blends their fused features (mixing.mixed_features)."""
+    import torch
+
+    real = np.asarray(bidx)[rank::world]
+    plan = plan.take(slice(rank, None, world))
+    m = len(plan)
+    gray = lambda idx: u8_to_gray01(x_all[idx])[:, None]  # noqa: E731
+    x = gray(real)
+    if m and config.mix_space == "pixel":
+        x = torch.cat([x, mix_inputs(gray(plan.a), gray(plan.b), plan.lam).to(x.dtype)])
+    elif m:
+        x = torch.cat([x, gray(plan.a), gray(plan.b)])
+    y = torch.from_numpy(np.concatenate([y_all[real], plan.target]).astype(np.float32))
+    if config.augment:
+        x = augment(x, config, gen)
+    x = to_model_input(x).to(device, non_blocking=True)
+    if m and config.mix_space == "feature":
+        with mixed_features(model, len(real), plan.lam):
+            pred = ddp(x)[0]
+    else:
+        pred = ddp(x)[0]
+    return pred, y.to(device)
+
+
+# --------------------------------------------------------------------------------------------------
 # checkpoint
 
 
@@ -514,13 +586,13 @@ def fit(
         # 128 px, 1 thread, batch 32: 136 -> 191); packaging turns the weights back to contiguous
         model = model.to(memory_format=torch.channels_last)
     loss_fn = make_loss(config.loss, w_plcc=config.w_plcc, w_srcc=config.w_srcc, w_mae=config.w_mae,
-                        tau=config.tau, queue_size=config.queue_size).to(device)
+                        tau=config.tau, tau_rel=config.tau_rel, queue_size=config.queue_size).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
     tr = data.train
     n = len(tr)
     gb = min(config.batch_size, n)  # global batch
-    steps_per_epoch = max(1, int(round(n / gb)))
+    steps_per_epoch = n_batches(n, gb, min_batch(world))  # what every sampler makes (epoch_batches)
     total = steps_per_epoch * config.epochs
     warm = max(1, int(config.warmup * total))
 
@@ -559,6 +631,8 @@ def fit(
             best = ck["best"]
             bad_epochs = ck["bad_epochs"]
             clusters = ck.get("clusters")
+            if hasattr(loss_fn, "load_queue_state"):  # the GCC queue: a resumed run sees the same correlation
+                loss_fn.load_queue_state(ck.get("gcc_queue"))
             torch.set_rng_state(ck["rng"]["torch"])
             emit({"event": "resume", "epoch": start_epoch, "checkpoint": str(ckpt_path)})
 
@@ -577,34 +651,16 @@ def fit(
         rng = np.random.default_rng([config.seed, epoch])
         gen = torch.Generator().manual_seed(int(config.seed) * 100003 + epoch * 1009 + rank)
         # ---- batches (identical on every rank)
-        if config.mixing == "cmx":
-            if clusters is None or epoch % max(1, config.recluster_every) == 0:
-                feats = embed(model, tr.x, device)
-                clusters = cluster(feats, y_all, config.k, seed=config.seed + epoch, label_weight=config.label_weight)
-            batches = stratified_batches(clusters, gb, rng)
-        else:
-            batches = random_batches(n, gb, rng)
-        batches = [b for b in batches if len(b) >= max(2, world)]
+        batches, clusters, ramp = epoch_batches(model, tr, config, epoch, clusters, rng, device, world)
         ddp.train()
         losses = []
         for step, bidx in enumerate(batches):
             if _any_true(bool(should_stop()), device):
                 stopped = True
                 break
-            plan = plan_mix(bidx, y_all, clusters, rng, mixcfg)
-            xb = u8_to_gray01(x_all[bidx])[:, None]
-            yb = torch.from_numpy(y_all[bidx])
-            if len(plan.slots):
-                xp = u8_to_gray01(x_all[plan.partners])[:, None]
-                yp = torch.from_numpy(y_all[plan.partners])
-                xb, yb = apply_mix(xb, yb, xp, yp, plan)
-            # this rank's slice of the global batch
-            xb, yb = xb[rank::world], yb[rank::world]
-            if config.augment:
-                xb = augment(xb, config, gen)
-            xb, yb = to_model_input(xb).to(device, non_blocking=True), yb.to(device)
-            pred = ddp(xb)[0]
-            loss = loss_fn(pred, yb)
+            plan = plan_mix(bidx, y_all, clusters, rng, mixcfg, ramp)  # pseudo-samples appended to the batch
+            pred, yb = batch_forward(ddp, model, x_all, y_all, bidx, plan, config, gen, device, rank, world)
+            loss = loss_fn(pred, yb)  # over real + pseudo samples
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -638,6 +694,7 @@ def fit(
             _atomic_save({"config_key": key, "config": config.to_dict(), "data_hash": data.data_hash, "epoch": epoch,
                           "model": _state_copy(model), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                           "best": best, "bad_epochs": bad_epochs, "history": history, "clusters": clusters,
+                          "gcc_queue": loss_fn.queue_state() if hasattr(loss_fn, "queue_state") else None,
                           "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
                                   "python": random.getstate()}}, ckpt_path)
         emit({"event": "epoch", **rec})
@@ -652,7 +709,8 @@ def fit(
     # ---- final: best weights, test metrics, package
     model.load_state_dict(best["state"])
     tpred = _predict_sharded(model, data.test.x, device)
-    test = M.evaluate(tpred, data.test.y, n_boot=config.eval_boot if is_main else 0, seed=config.seed)
+    test = M.evaluate(tpred, data.test.y, n_boot=config.eval_boot if is_main else 0, seed=config.seed,
+                      groups=data.test.groups)
     test = {**test, "split": "test", "val_srcc": best["srcc"], "best_epoch": best["epoch"] + 1,
             "n_train": len(data.train), "n_val": len(data.val)}
     model_path = out_dir / "model.fuiqa" if write_model else None
@@ -731,7 +789,8 @@ def evaluate_package(model_path, data_root, split: str = "test", n_boot: int = 1
         preds.append(np.asarray(scorer.score(imgs, rois).scores, np.float32))
     pred = np.concatenate(preds)
     y = np.array([it.mos for it in items], np.float32)
-    m = M.evaluate(pred, y, n_boot=n_boot)
+    groups = [it.group for it in items] if any(it.group for it in items) else None
+    m = M.evaluate(pred, y, n_boot=n_boot, groups=groups)
     m.update({"split": split, "model": str(model_path), "data": str(data_root), "backend": scorer.backend,
               "trained": pkg.trained, "synthetic_training_data": pkg.synthetic})
     return m

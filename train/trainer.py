@@ -4,8 +4,9 @@
       1. load labels (train.data.load_labelled), read each image once, find its ROI once
          (engine.roi.find_roi), preprocess once (engine.preprocess.preprocess — the scoring path) and
          cache the model inputs in memory as uint8 (exactly recoverable: preprocess quantises to 8 bit);
-      2. per epoch: (re)cluster for CMX, draw batches (stratified over clusters for CMX, random
-         otherwise), mix a share of each batch into pseudo-samples, augment (mild, label-neutral:
+      2. per epoch: (re)cluster for CMX on the model's features after a warm-up, draw batches
+         (stratified over clusters for CMX, random otherwise; ``epoch_batches``), append pseudo-samples
+         to each batch (``batch_forward``), augment (mild, label-neutral:
          gain ±6 %, speckle-like multiplicative noise, rotation ±5°, scale ±5 %, no flips), AdamW step
          with a warm-up + cosine schedule; validation SRCC/PLCC; early stopping on validation SRCC
          (best weights kept); an atomic checkpoint (weights, optimizer, scheduler, RNG, history);
@@ -476,7 +477,7 @@ def min_batch(world: int = 1) -> int:
     return max(3, int(world))
 
 
-def cmx_ramp(config: TrainConfig, epoch: int) -> float:
+def mix_ramp(config: TrainConfig, epoch: int) -> float:
     """Share of ``mix_share`` in force at ``epoch`` (any mixing): 0 during the ``cmx_start`` warm-up
     epochs, then a linear ramp to 1 over ``cmx_ramp`` epochs."""
     if config.mixing == "none" or epoch < config.cmx_start:
@@ -490,7 +491,7 @@ def epoch_batches(model, tr, config: TrainConfig, epoch: int, clusters, rng, dev
     the model's features (every ``recluster_every`` epochs) and cluster-stratified batches. Every
     sampler makes mixing.n_batches(n, B) batches: the count the LR schedule uses."""
     n, gb = len(tr), min(config.batch_size, len(tr))
-    ramp = cmx_ramp(config, epoch)
+    ramp = mix_ramp(config, epoch)
     if config.mixing == "cmx" and epoch >= config.cmx_start:
         if clusters is None or (epoch - config.cmx_start) % max(1, config.recluster_every) == 0:
             feats = embed(model, tr.x, device)

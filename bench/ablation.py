@@ -238,7 +238,44 @@ def write_report(out_dir: Path, payload: dict) -> None:
         sr, pl = e["srcc"], e["plcc"]
         L.append(f"| {name} | {sr['mean']:+.4f} | [{sr['ci_t'][0]:+.4f}, {sr['ci_t'][1]:+.4f}] | "
                  f"[{sr['ci_boot'][0]:+.4f}, {sr['ci_boot'][1]:+.4f}] | {sr['wins']}/{len(sr['per_seed'])} | {pl['mean']:+.4f} | {e['verdict']} |")
+    if an.get("effects"):
+        try:
+            plot_effects(out_dir / "ablation.png", an["effects"])
+            L += ["", "![effects](ablation.png)"]
+        except Exception as e:  # noqa: BLE001 - the table matters more than the picture
+            print("plot failed:", e, file=sys.stderr)
     atomic_write_bytes(out_dir / "ablation.md", ("\n".join(L) + "\n" + payload.get("notes", "")).encode())
+
+
+def plot_effects(path: Path, effects: dict) -> None:
+    """ΔSRCC per effect: dots = seeds, thick bar = 95 % t-interval, thin bar = seeds × images bootstrap."""
+    import cv2
+
+    names = list(effects)
+    vals = [v for e in effects.values() for v in (*e["srcc"]["per_seed"], *e["srcc"]["ci_boot"])
+            if np.isfinite(v)] + [v for e in effects.values() for v in e["srcc"]["ci_t"] if np.isfinite(v)] + [0.0]
+    lo, hi = min(vals), max(vals)
+    lo, hi = lo - 0.05 * (hi - lo + 1e-3), hi + 0.05 * (hi - lo + 1e-3)
+    W, row, left = 900, 34, 250
+    img = np.full((60 + row * len(names), W, 3), 255, np.uint8)
+    X = lambda v: int(left + (W - left - 20) * (v - lo) / (hi - lo))  # noqa: E731
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(img, "test SRCC effect (dots: seeds; thick: 95% t; thin: seeds x images bootstrap)", (10, 22), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.line(img, (X(0), 34), (X(0), img.shape[0] - 10), (150, 150, 150), 1)
+    for i, n in enumerate(names):
+        y = 50 + row * i
+        e = effects[n]["srcc"]
+        cv2.putText(img, n[:34], (8, y + 5), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        if all(np.isfinite(e["ci_boot"])):
+            cv2.line(img, (X(e["ci_boot"][0]), y + 7), (X(e["ci_boot"][1]), y + 7), (200, 120, 30), 2)
+        if all(np.isfinite(e["ci_t"])):
+            cv2.line(img, (X(max(lo, e["ci_t"][0])), y), (X(min(hi, e["ci_t"][1])), y), (40, 40, 200), 3)
+        for v in e["per_seed"]:
+            cv2.circle(img, (X(v), y - 8), 3, (40, 140, 40), -1, cv2.LINE_AA)
+        cv2.circle(img, (X(e["mean"]), y), 5, (0, 0, 0), -1, cv2.LINE_AA)
+    for t in np.linspace(lo, hi, 5):
+        cv2.putText(img, f"{t:+.3f}", (X(t) - 20, img.shape[0] - 2), font, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.imwrite(str(path), img)
 
 
 def pilot(args, d) -> int:

@@ -153,9 +153,11 @@ class GCCLoss(nn.Module):
             target = gather_with_grad(target)
         mae = (pred - target).abs().mean() / 100.0
         p, y = pred, target
+        if self.q_pred is not None:  # a queue restored from a checkpoint lives on the CPU
+            self.q_pred, self.q_true = self.q_pred.to(pred.device, pred.dtype), self.q_true.to(pred.device, pred.dtype)
         if self.queue_size > 0 and self.q_pred is not None and self.q_pred.numel() > 0:
-            p = torch.cat([pred, self.q_pred.to(pred.device)])
-            y = torch.cat([target, self.q_true.to(pred.device)])
+            p = torch.cat([pred, self.q_pred])
+            y = torch.cat([target, self.q_true])
         if self.queue_size > 0 and self.training:
             qp = torch.cat([pred.detach(), self.q_pred]) if self.q_pred is not None else pred.detach()
             qy = torch.cat([target.detach(), self.q_true]) if self.q_true is not None else target.detach()

@@ -1,33 +1,43 @@
-"""Ablation of MQF, CMX and GCC on synthetic data (what each component adds to a baseline).
+"""Paired, full-factorial ablation of MQF, GCC and CMX on label-skewed synthetic data, at a fixed budget
+of optimiser steps.
 
-    .venv/bin/python bench/ablation.py [--work /tmp/fuiqa_ablation] [--seeds 5] [--sizes 200,1000]
-                                       [--epochs-small 10] [--epochs-large 3] [--out docs]
+    .venv/bin/python bench/ablation.py --pilot             # 1. how many steps reach the plateau
+    .venv/bin/python bench/ablation.py --steps N            # 2. the study (resumable), docs/ablation.*
+    .venv/bin/python bench/ablation.py --tiny --out /tmp/x  # an end-to-end check in a few minutes
 
-Data (made with ``fuiqa synth``, each set with its own generator seed, so no image is shared):
-  * a training pool of max(sizes) images (generator seed 101); a run with n images takes a seeded
-    random subset of n (the subset changes with the run seed);
-  * a validation set (seed 202) used only for early stopping / best-epoch choice;
-  * a fixed test set (seed 303) used only for the reported numbers — nothing is tuned on it.
+Design (fixed before running; the report repeats it):
+  * cells: fusion {last, mqf} × loss {mse, gcc} × mixing {none, cmx} — all 8, trained with
+    train.trainer.fit (the `fuiqa train` path; CMX as in train/mixing.py, GCC with the scale-free τ);
+  * seeds: ≥ 5; within a seed every cell gets the same training subset and the same initial seed
+    (paired), across seeds both change;
+  * data (made once with `fuiqa synth`, each set its own generator seed, preprocessed once to a cache
+    under --work): a training pool (seed 101) from which each seed draws a small subset (--n-train,
+    default 300) with skewed labels like real FUIQA sets (bench/synthsets.SKEW: 15 % < 60, 70 % 60–79,
+    15 % ≥ 80); a validation set (seed 202, same skew) used only to pick the best epoch; a large fixed
+    test set (seed 303, same skew) used only for the reported numbers — nothing is tuned on it;
+  * budget: every run makes the same number of optimiser steps (--steps, rounded up to whole epochs;
+    batches per epoch do not depend on the cell), no early stopping; the budget comes from the pilot
+    (--pilot: the two extreme cells on 2 seeds at 3× the budget, validation SRCC per epoch);
+  * analysis, per seed (the pairing unit): main effect of a factor = mean test SRCC (and PLCC) of the 4
+    cells with it − the 4 without; CMX×GCC interaction = (CMX effect under GCC) − (CMX effect under
+    MSE), averaged over fusion; simple effects of CMX and GCC under each other's levels. Intervals:
+    95 % t-interval over seeds, and a two-level bootstrap (seeds and test images resampled together,
+    same test indices for every cell) for SRCC.
 
-Variants (each component added to the baseline on its own, then all together):
-  baseline  fusion last, MSE, no mixing
-  +MQF      fusion mqf,  MSE, no mixing
-  +CMX      fusion last, MSE, CMX
-  +GCC      fusion last, GCC, no mixing
-  full      fusion mqf,  GCC, CMX
-
-Every run trains the real-time model with train.trainer.fit on cached inputs (the same code path as
-``fuiqa train``) and is scored on the test set (PLCC after the 4-parameter logistic, SRCC, KRCC, RMSE
-after the mapping). Results are written after every run (docs/ablation.json, partial until complete),
-then the table (docs/ablation.md) and plot (docs/ablation.png).
+Decision rule (written before the study is run): a component HELPS if its main effect on test SRCC is
+> 0 in at least 80 % of the seeds (4 of 5) AND both 95 % intervals exclude 0; it HURTS by the mirror
+rule; otherwise the effect is NOT DETECTED at this budget. The same rule reads the interaction
+(> 0: CMX helps more with GCC than with MSE) and the simple effects ("where it helps").
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
-import subprocess
+import math
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -35,264 +45,320 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-VARIANTS = {
-    "baseline": {"fusion": "last", "loss": "mse", "mixing": "none"},
-    "+MQF": {"fusion": "mqf", "loss": "mse", "mixing": "none"},
-    "+CMX": {"fusion": "last", "loss": "mse", "mixing": "cmx"},
-    "+GCC": {"fusion": "last", "loss": "gcc", "mixing": "none"},
-    "full": {"fusion": "mqf", "loss": "gcc", "mixing": "cmx"},
-}
+from bench.synthsets import SKEW, load_split, skewed_indices, subset, synth  # noqa: E402
+
+FACTORS = {"fusion": ("last", "mqf"), "loss": ("mse", "gcc"), "mixing": ("none", "cmx")}
+CELLS = {"·".join(c): dict(zip(FACTORS, c)) for c in itertools.product(*FACTORS.values())}
 KEYS = ("plcc", "srcc", "krcc", "rmse")
+TINY = dict(pool_n=300, val_pool_n=120, test_pool_n=200, n_train=64, n_val=40, n_test=120, steps=24, seeds=2,
+            batch_size=16, pilot_steps=48)
 
-# Why does CMX not help? Variants of +CMX judged on the VALIDATION set only (best-epoch val SRCC), so
-# nothing is chosen on the test set. `--diagnostic cmx` runs them on the small set.
-CMX_DIAG = {
-    "stratified only": {"fusion": "last", "loss": "mse", "mixing": "cmx", "mix_share": 0.0},
-    "cmx mild": {"fusion": "last", "loss": "mse", "mixing": "cmx", "mix_share": 0.25, "alpha": 0.2, "p_within": 1.0},
-}
+_DATA: dict = {}
 
 
-def synth(out: Path, n: int, seed: int) -> Path:
-    if (out / "labels.csv").exists():
-        return out
-    cmd = [sys.executable, "-m", "app.cli", "synth", str(out), "--n", str(n), "--seed", str(seed), "--sweeps", "0"]
-    print("+", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True, cwd=ROOT)
-    return out
+# --------------------------------------------------------------------------------------------------
+# data: synthesise once, preprocess once (cache), skewed subsets
 
 
-def load_split(root: Path, size: int):
-    from train.data import load_labelled
-    from train.trainer import prepare_items
-
-    ds = load_labelled(root)
-    return prepare_items(ds.items, size), ds
-
-
-def subset(split, idx):
+def cached_split(work: Path, name: str, n: int, seed: int, size: int):
     from train.trainer import Split
 
-    return Split(split.x[idx], split.y[idx], [split.names[i] for i in idx])
+    path = work / "cache" / f"{name}_{n}_{seed}_{size}.npz"
+    if not path.exists():
+        split, _ = load_split(synth(work / f"{name}_{n}_{seed}", n, seed), size)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, x=split.x, y=split.y, names=np.array(split.names))
+    z = np.load(path)
+    return Split(z["x"], z["y"], [str(s) for s in z["names"]])
 
 
-def summarise(runs: list[dict]) -> dict:
-    out = {}
-    for r in runs:
-        out.setdefault(str(r["n_train"]), {}).setdefault(r["variant"], []).append(r)
-    table = {}
-    for n, by in out.items():
-        table[n] = {}
-        for v, rs in by.items():
-            table[n][v] = {k: {"mean": float(np.mean([r[k] for r in rs])), "std": float(np.std([r[k] for r in rs], ddof=1)) if len(rs) > 1 else 0.0}
-                           for k in KEYS}
-            table[n][v]["seeds"] = len(rs)
-            table[n][v]["seconds_mean"] = float(np.mean([r["seconds"] for r in rs]))
-    return table
+def datasets(args) -> dict:
+    from engine.model import arch
+
+    size = arch("rt", "mqf", args.input_size or None).input_size
+    work = Path(args.work)
+    pool = cached_split(work, "pool", args.pool_n, 101, size)
+    val_pool = cached_split(work, "val", args.val_pool_n, 202, size)
+    test_pool = cached_split(work, "test", args.test_pool_n, 303, size)
+    val = subset(val_pool, skewed_indices(val_pool.y, args.n_val, np.random.default_rng(202)))
+    test = subset(test_pool, skewed_indices(test_pool.y, args.n_test, np.random.default_rng(303)))
+    return {"pool": pool, "val": val, "test": test, "size": size}
 
 
-def write_report(out_dir: Path, payload: dict, complete: bool) -> None:
+def train_subset(pool, n: int, seed: int) -> np.ndarray:
+    return skewed_indices(pool.y, n, np.random.default_rng([seed, n, 7]))
+
+
+def bands(y) -> list[float]:
+    return [float(np.mean((y >= lo) & (y < hi))) for lo, hi, _ in SKEW]
+
+
+# --------------------------------------------------------------------------------------------------
+# one run (in a worker process: one torch thread each)
+
+
+def run_one(args_d: dict, cell: str, seed: int, steps: int) -> dict:
+    import torch
+
+    from engine.model import build_model
+    from train.mixing import n_batches
+    from train.trainer import Prepared, TrainConfig, fit, predict
+
+    args = argparse.Namespace(**args_d)
+    torch.set_num_threads(1)
+    if not _DATA:
+        _DATA.update(datasets(args))
+    d = _DATA
+    tr = subset(d["pool"], train_subset(d["pool"], args.n_train, seed))
+    data = Prepared(tr, d["val"], d["test"], d["size"], f"ablation-{seed}", synthetic=True)
+    epochs = max(1, math.ceil(steps / n_batches(len(tr), args.batch_size)))
+    cfg = TrainConfig(**CELLS[cell], epochs=epochs, batch_size=args.batch_size, seed=seed, patience=epochs + 1,
+                      eval_boot=0, num_threads=1, input_size=args.input_size)
+    out = Path(args.work) / "runs" / f"{cell}_{seed}_{steps}"
+    t = time.time()
+    r = fit(data, out, cfg, resume=False, write_model=False)
+    ck = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)
+    model = build_model("rt", cfg.fusion, cfg.input_size)
+    model.load_state_dict(ck["best"]["state"])
+    pred = predict(model, d["test"].x, torch.device("cpu"))
+    np.save(out / "test_pred.npy", pred)
+    return {"cell": cell, **CELLS[cell], "seed": seed, **{k: float(r.metrics[k]) for k in KEYS},
+            "steps": epochs * n_batches(len(tr), args.batch_size), "epochs": epochs, "best_epoch": r.best_epoch,
+            "val_srcc": r.best_val_srcc, "val_curve": [h["val_srcc"] for h in r.history], "pred": str(out / "test_pred.npy"),
+            "seconds": round(time.time() - t, 1)}
+
+
+def run_all(args, jobs, steps: int, on_result) -> None:
+    if args.workers <= 1:
+        for cell, seed in jobs:
+            on_result(run_one(vars(args), cell, seed, steps))
+        return
+    import multiprocessing as mp
+
+    with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as ex:
+        futs = [ex.submit(run_one, vars(args), cell, seed, steps) for cell, seed in jobs]
+        for f in as_completed(futs):
+            on_result(f.result())
+
+
+# --------------------------------------------------------------------------------------------------
+# analysis
+
+
+def contrasts() -> dict:
+    """name -> weights over CELLS (per seed: Σ w·metric)."""
+    def w(fn):
+        return {c: fn(f) for c, f in CELLS.items()}
+
+    hi = lambda f, k: 1.0 if f[k] == FACTORS[k][1] else 0.0  # noqa: E731
+    main = {f"{k} ({FACTORS[k][1]} vs {FACTORS[k][0]})": w(lambda f, k=k: (2 * hi(f, k) - 1) / 4) for k in FACTORS}
+    inter = {"CMX×GCC interaction": w(lambda f: (2 * hi(f, "mixing") - 1) * (2 * hi(f, "loss") - 1) / 2)}
+    simple = {}
+    for other, lvl in (("loss", "gcc"), ("loss", "mse")):
+        simple[f"CMX under {lvl}"] = w(lambda f, lvl=lvl: (2 * hi(f, "mixing") - 1) / 2 if f["loss"] == lvl else 0.0)
+    for lvl in ("cmx", "none"):
+        simple[f"GCC under mixing {lvl}"] = w(lambda f, lvl=lvl: (2 * hi(f, "loss") - 1) / 2 if f["mixing"] == lvl else 0.0)
+    return {**main, **inter, **simple}
+
+
+def verdict(per_seed: np.ndarray, ci_t, ci_boot) -> str:
+    share = 0.8
+    pos, neg = np.mean(per_seed > 0), np.mean(per_seed < 0)
+    lo = max(ci_t[0], ci_boot[0]) if ci_boot else ci_t[0]
+    hi = min(ci_t[1], ci_boot[1]) if ci_boot else ci_t[1]
+    if pos >= share and lo > 0:
+        return "HELPS"
+    if neg >= share and hi < 0:
+        return "HURTS"
+    return "not detected"
+
+
+def analyse(runs: list[dict], test_y: np.ndarray, n_boot: int = 1000, seed: int = 0) -> dict:
+    from scipy import stats
+
+    seeds = sorted({r["seed"] for r in runs if all((c, r["seed"]) in {(q["cell"], q["seed"]) for q in runs} for c in CELLS)})
+    if not seeds:
+        return {"seeds": [], "effects": {}}
+    by = {(r["cell"], r["seed"]): r for r in runs}
+    preds = {(c, s): np.load(by[(c, s)]["pred"]) for c in CELLS for s in seeds}
+    effects = {}
+    rng = np.random.default_rng(seed)
+    boot_idx = [(rng.integers(0, len(seeds), len(seeds)), rng.integers(0, len(test_y), len(test_y))) for _ in range(n_boot)]
+    for name, w in contrasts().items():
+        res = {}
+        for k in ("srcc", "plcc"):
+            e = np.array([sum(w[c] * by[(c, s)][k] for c in CELLS) for s in seeds])
+            m = float(e.mean())
+            if len(e) > 1:
+                h = float(stats.t.ppf(0.975, len(e) - 1) * e.std(ddof=1) / np.sqrt(len(e)))
+                ci_t = (m - h, m + h)
+            else:
+                ci_t = (float("nan"), float("nan"))
+            res[k] = {"mean": m, "per_seed": e.tolist(), "wins": int(np.sum(e > 0)), "ci_t": ci_t}
+        # two-level bootstrap on SRCC: seeds and test images resampled together
+        vals = []
+        for si, ti in boot_idx:
+            yb = stats.rankdata(test_y[ti])
+            tot = 0.0
+            for s in np.asarray(seeds)[si]:
+                for c in CELLS:
+                    if w[c]:
+                        tot += w[c] * np.corrcoef(stats.rankdata(preds[(c, s)][ti]), yb)[0, 1]
+            vals.append(tot / len(si))
+        res["srcc"]["ci_boot"] = (float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5)))
+        res["verdict"] = verdict(np.array(res["srcc"]["per_seed"]), res["srcc"]["ci_t"], res["srcc"]["ci_boot"]) if len(seeds) > 1 else "too few seeds"
+        effects[name] = res
+    return {"seeds": seeds, "effects": effects}
+
+
+def write_report(out_dir: Path, payload: dict) -> None:
     from engine.modelpack import atomic_write_bytes
 
-    table = payload["table"]
-    atomic_write_bytes(out_dir / "ablation.json", json.dumps(payload, indent=1).encode())
-    lines = ["# Ablation: MQF, CMX, GCC on synthetic data", ""]
-    if not complete:
-        lines += ["**PARTIAL RESULTS** — the run did not finish all seeds/variants; counts per cell are shown.", ""]
-    s = payload["settings"]
-    lines += [f"Real-time model (rt, 128×128), trained with `train.trainer.fit` (same path as `fuiqa train`). "
-              f"Test set: {s['n_test']} synthetic images (generator seed {s['seed_test']}), validation "
-              f"{s['n_val']} (seed {s['seed_val']}, early stopping only), training pool seed {s['seed_pool']}. "
-              f"Epochs: {s['epochs']}; batch {s['batch_size']}; seeds per cell: {s['seeds']}. "
-              f"Metrics on the test set, mean ± std over seeds (PLCC/RMSE after the 4-parameter logistic).", ""]
-    for n in sorted(table, key=int):
-        lines += [f"## {n} training images", "", "| variant | PLCC | SRCC | KRCC | RMSE | seeds | s/run |", "|---|---|---|---|---|---|---|"]
-        for v in VARIANTS:
-            if v not in table[n]:
-                continue
-            c = table[n][v]
-            cells = [f"{c[k]['mean']:.4f} ± {c[k]['std']:.4f}" if k != "rmse" else f"{c[k]['mean']:.2f} ± {c[k]['std']:.2f}" for k in KEYS]
-            lines.append(f"| {v} | " + " | ".join(cells) + f" | {c['seeds']} | {c['seconds_mean']:.0f} |")
-        lines.append("")
-        # paired by seed (same training subset, same initial seed): variant − baseline
-        runs = [r for r in payload["runs"] if str(r["n_train"]) == n]
-        base = {r["seed"]: r for r in runs if r["variant"] == "baseline"}
-        rows = []
-        for v in VARIANTS:
-            if v == "baseline":
-                continue
-            pairs = [(r, base[r["seed"]]) for r in runs if r["variant"] == v and r["seed"] in base]
-            if not pairs:
-                continue
-            d = {k: np.array([a[k] - b[k] for a, b in pairs]) for k in ("srcc", "plcc")}
-            wins = int(sum(x > 0 for x in d["srcc"]))
-            rows.append(f"| {v} | {d['srcc'].mean():+.4f} ± {d['srcc'].std(ddof=1) if len(pairs) > 1 else 0:.4f} | "
-                        f"{d['plcc'].mean():+.4f} ± {d['plcc'].std(ddof=1) if len(pairs) > 1 else 0:.4f} | {wins}/{len(pairs)} |")
-        if rows:
-            lines += [f"Paired by seed against the baseline ({n} images): difference, mean ± std over seeds, and "
-                      "in how many seeds the variant's SRCC beat the baseline's.", "",
-                      "| variant | ΔSRCC | ΔPLCC | SRCC wins |", "|---|---|---|---|", *rows, ""]
-    atomic_write_bytes(out_dir / "ablation.md", ("\n".join(lines) + "\n" + payload.get("notes", "")).encode())
-    try:
-        plot(out_dir / "ablation.png", payload)
-    except Exception as e:  # noqa: BLE001 - the table matters more than the picture
-        print("plot failed:", e, file=sys.stderr)
+    atomic_write_bytes(out_dir / "ablation.json", json.dumps(payload, indent=1, default=float).encode())
+    s, runs, an = payload["settings"], payload["runs"], payload["analysis"]
+    L = ["# Ablation: MQF × GCC × CMX, paired, at a fixed step budget", ""]
+    if not payload["complete"]:
+        L += ["**PARTIAL RESULTS** — not every cell × seed has run; effects use only complete seeds.", ""]
+    L += [f"Real-time model ({s['size']} px), `train.trainer.fit`. Training: {s['n_train']} images per seed from a "
+          f"synthetic pool of {s['pool_n']} (seed 101), label bands <60 / 60–79 / ≥80 ≈ {s['train_bands']}; "
+          f"validation {s['n_val']} (seed 202, best epoch only), test {s['n_test']} (seed 303, bands {s['test_bands']}). "
+          f"Budget: {s['steps']} optimiser steps per run (batch {s['batch_size']}), no early stopping. "
+          f"Seeds: {an.get('seeds')}.", "", "## Design and decision rule (fixed before running)", "",
+          __doc__.split("Design (fixed before running; the report repeats it):")[1].strip(), "",
+          "## Cells (test set, mean ± sd over seeds)", "", "| cell (fusion·loss·mixing) | SRCC | PLCC | RMSE | best epoch | seeds |",
+          "|---|---|---|---|---|---|"]
+    for c in CELLS:
+        rs = [r for r in runs if r["cell"] == c]
+        if rs:
+            f = lambda k: f"{np.mean([r[k] for r in rs]):.4f} ± {np.std([r[k] for r in rs], ddof=1) if len(rs) > 1 else 0:.4f}"  # noqa: E731
+            L.append(f"| {c} | {f('srcc')} | {f('plcc')} | {f('rmse')} | {np.mean([r['best_epoch'] for r in rs]):.0f} | {len(rs)} |")
+    L += ["", "## Effects (paired by seed)", "", "| effect | ΔSRCC | 95 % t (seeds) | 95 % bootstrap (seeds × images) | wins | ΔPLCC | verdict |",
+          "|---|---|---|---|---|---|---|"]
+    for name, e in an.get("effects", {}).items():
+        sr, pl = e["srcc"], e["plcc"]
+        L.append(f"| {name} | {sr['mean']:+.4f} | [{sr['ci_t'][0]:+.4f}, {sr['ci_t'][1]:+.4f}] | "
+                 f"[{sr['ci_boot'][0]:+.4f}, {sr['ci_boot'][1]:+.4f}] | {sr['wins']}/{len(sr['per_seed'])} | {pl['mean']:+.4f} | {e['verdict']} |")
+    if an.get("effects"):
+        try:
+            plot_effects(out_dir / "ablation.png", an["effects"])
+            L += ["", "![effects](ablation.png)"]
+        except Exception as e:  # noqa: BLE001 - the table matters more than the picture
+            print("plot failed:", e, file=sys.stderr)
+    atomic_write_bytes(out_dir / "ablation.md", ("\n".join(L) + "\n" + payload.get("notes", "")).encode())
 
 
-def plot(path: Path, payload: dict) -> None:
-    """A dot-and-whisker plot (mean ± std, every seed as a dot) drawn with OpenCV (no matplotlib here)."""
+def plot_effects(path: Path, effects: dict) -> None:
+    """ΔSRCC per effect: dots = seeds, thick bar = 95 % t-interval, thin bar = seeds × images bootstrap."""
     import cv2
 
-    runs = payload["runs"]
-    sizes = sorted({r["n_train"] for r in runs})
-    metrics = ("srcc", "plcc")
-    W, H, pad = 520 * len(metrics), 60 + 220 * len(sizes), 60
-    img = np.full((H, W, 3), 255, np.uint8)
+    names = list(effects)
+    vals = [v for e in effects.values() for v in (*e["srcc"]["per_seed"], *e["srcc"]["ci_boot"])
+            if np.isfinite(v)] + [v for e in effects.values() for v in e["srcc"]["ci_t"] if np.isfinite(v)] + [0.0]
+    lo, hi = min(vals), max(vals)
+    lo, hi = lo - 0.05 * (hi - lo + 1e-3), hi + 0.05 * (hi - lo + 1e-3)
+    W, row, left = 900, 34, 250
+    img = np.full((60 + row * len(names), W, 3), 255, np.uint8)
+    X = lambda v: int(left + (W - left - 20) * (v - lo) / (hi - lo))  # noqa: E731
     font = cv2.FONT_HERSHEY_SIMPLEX
-    cv2.putText(img, "Ablation on synthetic data (test set; dots = seeds, bar = mean +- std)", (20, 30), font, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
-    colors = [(120, 120, 120), (200, 120, 30), (40, 160, 40), (30, 30, 200), (150, 40, 150)]
-    for si, n in enumerate(sizes):
-        for mi, k in enumerate(metrics):
-            x0, y0 = 20 + mi * 520, 60 + si * 220
-            w, h = 480, 180
-            vals_all = [r[k] for r in runs if r["n_train"] == n]
-            if not vals_all:
-                continue
-            lo, hi = min(vals_all), max(vals_all)
-            lo, hi = lo - 0.05 * (hi - lo + 1e-3), hi + 0.05 * (hi - lo + 1e-3)
-            cv2.rectangle(img, (x0 + pad, y0), (x0 + w, y0 + h - 30), (0, 0, 0), 1)
-            cv2.putText(img, f"{k.upper()}  n_train={n}", (x0 + pad, y0 - 6), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-            for t in np.linspace(lo, hi, 4):
-                yy = int(y0 + (h - 30) * (1 - (t - lo) / (hi - lo)))
-                cv2.putText(img, f"{t:.3f}", (x0, yy + 4), font, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
-            for vi, v in enumerate(VARIANTS):
-                vs = [r[k] for r in runs if r["n_train"] == n and r["variant"] == v]
-                xx = int(x0 + pad + (vi + 0.5) * (w - pad) / len(VARIANTS))
-                cv2.putText(img, v, (xx - 28, y0 + h - 10), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-                if not vs:
-                    continue
-                ys = lambda t: int(y0 + (h - 30) * (1 - (t - lo) / (hi - lo)))  # noqa: E731
-                for j, t in enumerate(vs):
-                    cv2.circle(img, (xx - 10 + 5 * (j % 5), ys(t)), 3, colors[vi], -1, cv2.LINE_AA)
-                m, s = float(np.mean(vs)), float(np.std(vs))
-                cv2.line(img, (xx + 16, ys(m - s)), (xx + 16, ys(m + s)), colors[vi], 2)
-                cv2.line(img, (xx + 10, ys(m)), (xx + 22, ys(m)), colors[vi], 2)
+    cv2.putText(img, "test SRCC effect (dots: seeds; thick: 95% t; thin: seeds x images bootstrap)", (10, 22), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.line(img, (X(0), 34), (X(0), img.shape[0] - 10), (150, 150, 150), 1)
+    for i, n in enumerate(names):
+        y = 50 + row * i
+        e = effects[n]["srcc"]
+        cv2.putText(img, n[:34], (8, y + 5), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        if all(np.isfinite(e["ci_boot"])):
+            cv2.line(img, (X(e["ci_boot"][0]), y + 7), (X(e["ci_boot"][1]), y + 7), (200, 120, 30), 2)
+        if all(np.isfinite(e["ci_t"])):
+            cv2.line(img, (X(max(lo, e["ci_t"][0])), y), (X(min(hi, e["ci_t"][1])), y), (40, 40, 200), 3)
+        for v in e["per_seed"]:
+            cv2.circle(img, (X(v), y - 8), 3, (40, 140, 40), -1, cv2.LINE_AA)
+        cv2.circle(img, (X(e["mean"]), y), 5, (0, 0, 0), -1, cv2.LINE_AA)
+    for t in np.linspace(lo, hi, 5):
+        cv2.putText(img, f"{t:+.3f}", (X(t) - 20, img.shape[0] - 2), font, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
     cv2.imwrite(str(path), img)
 
 
-def diagnostic(args, pool, val, test, S, out_dir: Path, work: Path) -> int:
+def pilot(args, d) -> int:
     from engine.modelpack import atomic_write_bytes
-    from train.trainer import Prepared, TrainConfig, fit
 
-    n = min(int(s) for s in args.sizes.split(","))
-    path = out_dir / "ablation_cmx.json"
-    runs = json.loads(path.read_text())["runs"] if path.exists() else []
-    done = {(r["variant"], r["seed"]) for r in runs}
-    for seed in range(args.diag_seeds):
-        idx = np.random.default_rng([seed, n]).choice(len(pool), n, replace=False)
-        data = Prepared(subset(pool, np.sort(idx)), val, test, S, synthetic=True)
-        for v, over in CMX_DIAG.items():
-            if (v, seed) in done:
-                continue
-            cfg = TrainConfig(**over, epochs=args.epochs_small, batch_size=args.batch_size, seed=seed,
-                              patience=max(3, args.epochs_small), eval_boot=0, num_threads=args.threads,
-                              bn_recal=args.bn_recal)
-            t = time.time()
-            r = fit(data, work / "diag" / f"{v.replace(' ', '_')}_{seed}", cfg, resume=False, write_model=False)
-            runs.append({"variant": v, "seed": seed, "n_train": n, "config": over, "val_srcc": r.best_val_srcc,
-                         "best_epoch": r.best_epoch, "seconds": round(time.time() - t, 1)})
-            print(f"diag {v:<16} seed {seed}: val SRCC {r.best_val_srcc:.4f} ({runs[-1]['seconds']} s)", flush=True)
-            atomic_write_bytes(path, json.dumps({"note": "validation-set SRCC (best epoch); the test set is not used",
-                                                 "epochs": args.epochs_small, "runs": runs}, indent=1).encode())
+    cells = ["last·mse·none", "mqf·gcc·cmx"]
+    runs = []
+    run_all(args, [(c, s) for c in cells for s in range(2)], args.pilot_steps, runs.append)
+    lines = ["| cell | seed | steps | epochs | best epoch | best val SRCC |", "|---|---|---|---|---|---|"]
+    for r in sorted(runs, key=lambda r: (r["cell"], r["seed"])):
+        lines.append(f"| {r['cell']} | {r['seed']} | {r['steps']} | {r['epochs']} | {r['best_epoch']} | {r['val_srcc']:.4f} |")
+    lines += ["", "| cell | seed | plateau step (smoothed val SRCC first within 0.01 of its best) | val SRCC at 10 %, 20 %, … 100 % of the steps |",
+              "|---|---|---|---|"]
+    for r in sorted(runs, key=lambda r: (r["cell"], r["seed"])):
+        c = np.asarray(r["val_curve"])
+        sm = np.convolve(c, np.ones(3) / 3, mode="same") if len(c) >= 3 else c
+        first = int(np.argmax(sm >= sm.max() - 0.01)) + 1
+        spe = r["steps"] / max(1, r["epochs"])
+        at = [c[min(len(c) - 1, int(round(q * len(c))) - 1)] for q in np.linspace(0.1, 1, 10)]
+        lines.append(f"| {r['cell']} | {r['seed']} | {first * spe:.0f} of {r['steps']} | {' '.join(f'{v:.3f}' for v in at)} |")
+    text = "\n".join(lines)
+    print(text)
+    atomic_write_bytes(Path(args.out) / "ablation_pilot.json", json.dumps({"runs": runs, "table_md": text}, indent=1).encode())
     return 0
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", default="/tmp/fuiqa_ablation", help="where the synthetic sets and runs go")
+    ap.add_argument("--work", default="/tmp/fuiqa_ablation2")
     ap.add_argument("--out", default=str(ROOT / "docs"))
     ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--sizes", default="200,1000")
-    ap.add_argument("--epochs-small", type=int, default=6, help="epochs for the 200-image set")
-    ap.add_argument("--epochs-large", type=int, default=2, help="epochs for the largest set")
-    ap.add_argument("--n-val", type=int, default=150)
-    ap.add_argument("--n-test", type=int, default=400)
+    ap.add_argument("--steps", type=int, default=1500, help="optimiser steps per run (from the pilot)")
+    ap.add_argument("--pilot", action="store_true")
+    ap.add_argument("--pilot-steps", type=int, default=4500)
+    ap.add_argument("--n-train", type=int, default=300)
+    ap.add_argument("--n-val", type=int, default=200)
+    ap.add_argument("--n-test", type=int, default=1000)
+    ap.add_argument("--pool-n", type=int, default=3000, help="synthetic images the training subsets come from")
+    ap.add_argument("--val-pool-n", type=int, default=1600)
+    ap.add_argument("--test-pool-n", type=int, default=7000, help="enough for n-test with 70 %% in 60-79")
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--variants", default=",".join(VARIANTS))
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--bn-recal", type=int, default=256)
-    ap.add_argument("--diagnostic", choices=["cmx"], help="run the CMX diagnostic (validation set only)")
-    ap.add_argument("--diag-seeds", type=int, default=3)
-    ap.add_argument("--report-only", action="store_true", help="rewrite the table and plot from docs/ablation.json")
-    ap.add_argument("--notes", help="a markdown file appended to docs/ablation.md (the analysis)")
+    ap.add_argument("--input-size", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=2, help="processes, one torch thread each")
+    ap.add_argument("--boot", type=int, default=1000)
+    ap.add_argument("--tiny", action="store_true", help="a few-minute end-to-end check (not a result)")
     args = ap.parse_args(argv)
-
-    if args.report_only:
-        payload = json.loads((Path(args.out) / "ablation.json").read_text())
-        if args.notes:
-            payload["notes"] = Path(args.notes).read_text()
-        write_report(Path(args.out), payload, payload.get("complete", False))
-        return 0
-
-    import torch
-
-    from engine.model import arch
-    from train.trainer import Prepared, TrainConfig, fit
-
-    torch.set_num_threads(args.threads)
-    work, out_dir = Path(args.work), Path(args.out)
-    work.mkdir(parents=True, exist_ok=True)
+    if args.tiny:
+        for k, v in TINY.items():
+            setattr(args, k, v)
+    out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    sizes = [int(s) for s in args.sizes.split(",")]
-    variants = args.variants.split(",")
-    seeds = dict(seed_pool=101, seed_val=202, seed_test=303)
-    pool_dir = synth(work / "pool", max(sizes), seeds["seed_pool"])
-    val_dir = synth(work / "val", args.n_val, seeds["seed_val"])
-    test_dir = synth(work / "test", args.n_test, seeds["seed_test"])
-    S = arch("rt").input_size
     t0 = time.time()
-    pool, pool_ds = load_split(pool_dir, S)
-    val, _ = load_split(val_dir, S)
-    test, _ = load_split(test_dir, S)
-    print(f"prepared {len(pool)} + {len(val)} + {len(test)} images in {time.time() - t0:.0f} s", flush=True)
-
-    if args.diagnostic:
-        return diagnostic(args, pool, val, test, S, out_dir, work)
-
-    epochs = {n: (args.epochs_large if n == max(sizes) and len(sizes) > 1 else args.epochs_small) for n in sizes}
-    settings = {"n_test": len(test), "n_val": len(val), "n_pool": len(pool), **seeds, "seeds": args.seeds,
-                "epochs": {str(n): e for n, e in epochs.items()}, "batch_size": args.batch_size, "sizes": sizes,
-                "variants": {v: VARIANTS[v] for v in variants}, "threads": args.threads, "bn_recal": args.bn_recal}
+    d = datasets(args)
+    print(f"data ready in {time.time() - t0:.0f} s: test {len(d['test'])} bands {bands(d['test'].y)}", flush=True)
+    if args.pilot:
+        return pilot(args, d)
+    tr0 = subset(d["pool"], train_subset(d["pool"], args.n_train, 0))
+    settings = {k: getattr(args, k) for k in ("seeds", "steps", "n_train", "n_val", "n_test", "pool_n", "batch_size", "input_size")}
+    settings.update(size=d["size"], train_bands=[round(b, 2) for b in bands(tr0.y)], test_bands=[round(b, 2) for b in bands(d["test"].y)])
     res_path = out_dir / "ablation.json"
     runs = []
-    if res_path.exists():  # resume a partial ablation with the same settings
+    if res_path.exists():
         old = json.loads(res_path.read_text())
-        same = lambda a, b: {k: v for k, v in a.items() if k != "threads"} == {k: v for k, v in b.items() if k != "threads"}  # noqa: E731
-        if same(old.get("settings", {}), settings):
-            runs = old.get("runs", [])
-            print(f"resuming: {len(runs)} runs already done", flush=True)
-    done = {(r["n_train"], r["variant"], r["seed"]) for r in runs}
-    total = len(sizes) * len(variants) * args.seeds
-    for n in sizes:  # the small set first: if time runs out, it is the complete one
-        for seed in range(args.seeds):
-            idx = np.random.default_rng([seed, n]).choice(len(pool), n, replace=False) if n < len(pool) else np.arange(len(pool))
-            data = Prepared(subset(pool, np.sort(idx)), val, test, S, synthetic=True)
-            for v in variants:
-                if (n, v, seed) in done:
-                    continue
-                cfg = TrainConfig(**VARIANTS[v], epochs=epochs[n], batch_size=args.batch_size, seed=seed,
-                                  patience=max(3, epochs[n]), eval_boot=0, num_threads=args.threads,
-                                  bn_recal=args.bn_recal)
-                t = time.time()
-                r = fit(data, work / "runs" / f"{n}_{v}_{seed}", cfg, resume=False, write_model=False)
-                rec = {"n_train": n, "variant": v, "seed": seed, **{k: float(r.metrics[k]) for k in KEYS},
-                       "plcc_raw": float(r.metrics["plcc_raw"]), "rmse_raw": float(r.metrics["rmse_raw"]),
-                       "best_epoch": r.best_epoch, "val_srcc": r.best_val_srcc, "seconds": round(time.time() - t, 1)}
-                runs.append(rec)
-                print(f"[{len(runs)}/{total}] n={n} {v:<9} seed {seed}: SRCC {rec['srcc']:.4f} PLCC {rec['plcc']:.4f} "
-                      f"RMSE {rec['rmse']:.2f} (best epoch {rec['best_epoch']}, {rec['seconds']} s)", flush=True)
-                payload = {"settings": settings, "runs": runs, "table": summarise(runs), "complete": len(runs) == total}
-                write_report(out_dir, payload, payload["complete"])
-    print(f"done in {time.time() - t0:.0f} s", flush=True)
+        if old.get("settings") == settings and "analysis" in old:
+            runs = old["runs"]
+            print(f"resuming: {len(runs)} runs done", flush=True)
+    done = {(r["cell"], r["seed"]) for r in runs}
+    jobs = [(c, s) for s in range(args.seeds) for c in CELLS if (c, s) not in done]
+    total = len(CELLS) * args.seeds
+
+    state = {"analysis": {"seeds": [], "effects": {}}}
+
+    def on_result(r):
+        runs.append(r)
+        print(f"[{len(runs)}/{total}] {r['cell']:<14} seed {r['seed']}: SRCC {r['srcc']:.4f} PLCC {r['plcc']:.4f} "
+              f"({r['steps']} steps, best epoch {r['best_epoch']}/{r['epochs']}, {r['seconds']} s)", flush=True)
+        complete = len(runs) == total
+        if complete or sum(q["seed"] == r["seed"] for q in runs) == len(CELLS):  # a seed is complete: re-analyse
+            state["analysis"] = analyse(runs, d["test"].y, args.boot if complete else 200)
+        write_report(out_dir, {"settings": settings, "runs": runs, "complete": complete, "analysis": state["analysis"]})
+
+    run_all(args, jobs, args.steps, on_result)
+    print(f"done in {time.time() - t0:.0f} s; {out_dir / 'ablation.md'}", flush=True)
     return 0
 
 

@@ -220,13 +220,12 @@ class MQFNet(nn.Module):
     def embed_dim(self) -> int:
         return self.cfg.fuse_channels + self.cfg.stages[-1][0]
 
-    def _trunk(self, x):
-        feats = self.backbone(x)
-        return self.mqf(feats), feats[-1]
-
     def features(self, x):
-        """Fused feature map (B, C, h, w); the trainer clusters on its pooled form."""
-        return self._trunk(x)[0]
+        """Fused feature map (B, C, h, w); the trainer clusters on its pooled form (and CMX may wrap
+        this method to blend pseudo-samples' features). The deepest backbone map is kept for the heads."""
+        feats = self.backbone(x)
+        self._deep = feats[-1]
+        return self.mqf(feats)
 
     def _image_cells(self, x):
         """(B,h,w) share of each heatmap cell that is image (0 on padding / black outside the fan)."""
@@ -239,12 +238,19 @@ class MQFNet(nn.Module):
 
     def outputs(self, x) -> dict:
         """All outputs by name (``OUTPUTS``)."""
-        f, deep = self._trunk(x)
+        f = self.features(x)
+        deep, self._deep = self._deep, None
+        n = f.shape[0]
+        if n != x.shape[0]:  # CMX feature mixing: x = [real r; a m; b m] gave r + m feature maps
+            r = 2 * n - x.shape[0]
+            deep = torch.cat([deep[:r], 0.5 * (deep[r:n] + deep[n:])])
         qmap = 100.0 * torch.sigmoid(self.quality_head(f)[:, 0])  # (B,h,w)
         logits = self.attention_head(f)[:, 0]
         B, h, w = logits.shape
         if self.cfg.mask_attention:
             share = self._image_cells(x)
+            if n != x.shape[0]:
+                share = torch.cat([share[:r], torch.maximum(share[r:n], share[n:])])
             # cells with < 15 % image get up to −12 (weight e⁻¹² ≈ 6e-6): only the imaging region counts
             logits = logits + 12.0 * (torch.clamp(share / 0.15, max=1.0) - 1.0)
         att = torch.softmax(logits.reshape(B, h * w), dim=1).reshape(B, h, w)

@@ -22,7 +22,7 @@ def test_plcc_term_equals_one_minus_plcc():
 
 def test_soft_srcc_approaches_srcc_for_small_tau():
     p, y = _xy(40, seed=2)
-    loss = GCCLoss(w_plcc=0, w_srcc=1, w_mae=0, tau=1e-3, gather=False)(p, y)
+    loss = GCCLoss(w_plcc=0, w_srcc=1, w_mae=0, tau=1e-3, tau_rel=0, gather=False)(p, y)
     rho = stats.spearmanr(p.numpy(), y.numpy()).statistic
     assert float(loss) == pytest.approx(1 - rho, abs=1e-4)
 
@@ -92,3 +92,54 @@ def test_scales():
     assert float(L1Loss()(p, y)) == pytest.approx(float((p - y).abs().mean() / 100))
     with pytest.raises(ValueError, match="unknown loss"):
         make_loss("huber")
+
+
+def _srcc_term(p, **kw):
+    return GCCLoss(w_plcc=0, w_srcc=1, w_mae=0, gather=False, **kw)
+
+
+@pytest.mark.parametrize("scale", [0.01, 0.3, 10.0, 100.0])
+def test_soft_srcc_is_scale_free(scale):
+    """The same ordering at another spread gives the same soft-SRCC, and a gradient that scales as
+    1/spread (loss(a·p) = loss(p)): no collapse to PLCC when predictions are bunched, no vanishing
+    gradient when they are spread out."""
+    p, y = _xy(32, seed=4)
+    p = (p - p.mean()) / p.std()  # unit spread
+    p1 = p.clone().requires_grad_(True)
+    l1 = _srcc_term(p)(p1 + 50, y)
+    l1.backward()
+    ps = (p * scale).clone().requires_grad_(True)
+    ls = _srcc_term(p)(ps + 50, y)
+    ls.backward()
+    assert float(ls.detach()) == pytest.approx(float(l1.detach()), abs=1e-9)
+    torch.testing.assert_close(ps.grad * scale, p1.grad, rtol=1e-6, atol=1e-9)
+
+
+def test_soft_srcc_tracks_srcc_not_plcc_when_predictions_are_bunched():
+    """Early in training every prediction lies within a point or two of 50: a fixed τ of 2 points puts
+    every sigmoid in its linear part and soft-SRCC becomes PLCC; the relative τ keeps it a rank
+    correlation."""
+    g = torch.Generator().manual_seed(1)
+    y = torch.rand(32, generator=g, dtype=torch.float64) * 100
+    q = y / 100 + 3.0 * (y > 97)  # monotone in y, within 1 point of 50 but for a few outliers
+    p = 50 + q / (q.max() - q.min())
+    rho = stats.spearmanr(p.numpy(), y.numpy()).statistic
+    r = stats.pearsonr(p.numpy(), y.numpy()).statistic
+    assert rho - r > 0.2  # the case where the two differ
+    soft = 1 - float(_srcc_term(p)(p, y))
+    assert soft == pytest.approx(rho, abs=0.03)
+    fixed = 1 - float(_srcc_term(p, tau=2.0, tau_rel=0)(p, y))
+    assert abs(fixed - r) < abs(fixed - rho)  # the old behaviour this replaces
+
+
+def test_queue_state_roundtrip():
+    loss = GCCLoss(queue_size=8, gather=False)
+    p, y = _xy(8)
+    loss(p, y)
+    state = loss.queue_state()
+    other = GCCLoss(queue_size=8, gather=False)
+    other.load_queue_state(state)
+    p2, y2 = _xy(8, seed=9)
+    assert float(other(p2, y2)) == pytest.approx(float(loss(p2, y2)), abs=1e-12)
+    other.load_queue_state(None)
+    assert other.q_pred is None

@@ -76,3 +76,53 @@ def test_anti_correlated_predictions_keep_their_sign():
     m = metrics.compute(-p, y)
     assert m["plcc"] == pytest.approx(stats.pearsonr(-p, y).statistic, abs=1e-10)
     assert m["plcc"] < -0.9 and m["srcc"] < -0.9 and "linear" in m["fit"]
+
+
+def _width(ci):
+    return ci[1] - ci[0]
+
+
+def test_group_bootstrap_resamples_patients_not_frames():
+    """20 frames per patient that carry the same information: the independent unit is the patient,
+    so the interval must be as wide as for the 12 patients alone, not 20x narrower in variance."""
+    rng = np.random.default_rng(0)
+    y_p = rng.uniform(0, 100, 12)
+    p_p = y_p + rng.normal(0, 20, 12)
+    rep = 20
+    y, p = np.repeat(y_p, rep), np.repeat(p_p, rep) + rng.normal(0, 0.01, 12 * rep)
+    groups = np.repeat([f"patient{i}" for i in range(12)], rep)
+    by_image = metrics.bootstrap_ci(p, y, n_boot=300, seed=0, keys=("srcc", "plcc"))
+    by_group = metrics.bootstrap_ci(p, y, n_boot=300, seed=0, keys=("srcc", "plcc"), groups=groups)
+    alone = metrics.bootstrap_ci(p_p, y_p, n_boot=300, seed=1, keys=("srcc", "plcc"))
+    for k in ("srcc", "plcc"):
+        assert _width(by_group[k]) > 3 * _width(by_image[k])
+        assert _width(by_group[k]) == pytest.approx(_width(alone[k]), rel=0.35)
+    ev = metrics.evaluate(p, y, n_boot=20, groups=groups)
+    assert ev["ci_unit"] == "12 groups"
+    # images without a group are groups of their own: that is the image bootstrap
+    none = metrics.bootstrap_ci(p, y, n_boot=50, seed=2, groups=[None] * len(y))
+    assert none == metrics.bootstrap_ci(p, y, n_boot=50, seed=2)
+    with pytest.raises(ValueError, match="groups"):
+        metrics.bootstrap_ci(p, y, n_boot=5, groups=groups[:-1])
+
+
+def test_paired_bootstrap_difference_and_its_interval():
+    """B = A plus a little extra noise: on the same images A is better every time, which the paired
+    interval shows (excludes 0) while the two separate intervals overlap."""
+    rng = np.random.default_rng(3)
+    y = rng.uniform(0, 100, 150)
+    a = y + rng.normal(0, 15, 150)
+    b = a + rng.normal(0, 10, 150)
+    pb = metrics.paired_bootstrap(a, b, y, n_boot=300, seed=0)
+    ma, mb = metrics.compute(a, y), metrics.compute(b, y)
+    for k in metrics.METRICS:
+        assert pb[k]["diff"] == pytest.approx(ma[k] - mb[k], abs=1e-12)
+        lo, hi = pb[k]["ci"]
+        assert lo <= pb[k]["diff"] <= hi
+    assert pb["srcc"]["ci"][0] > 0 and pb["plcc"]["ci"][0] > 0 and pb["rmse"]["ci"][1] < 0
+    assert pb["srcc"]["p_a_better"] > 0.97 and pb["rmse"]["p_a_better"] > 0.97
+    sa, sb = metrics.bootstrap_ci(a, y, 300, 0), metrics.bootstrap_ci(b, y, 300, 0)
+    assert sa["srcc"][0] < sb["srcc"][1]  # separately the intervals overlap
+    # a model against itself: a zero difference with a zero-width interval
+    same = metrics.paired_bootstrap(a, a, y, n_boot=50, seed=0)
+    assert same["srcc"]["ci"] == (0.0, 0.0) and same["srcc"]["p_a_better"] == 0.0

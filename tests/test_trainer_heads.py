@@ -36,7 +36,7 @@ def _prepared_with_planes(seed=0):
     crit[:, 0] = (y > 50).astype(np.float32)
 
     def S(a, b):
-        return Split(x[a:b], y[a:b], [f"i{i}" for i in range(a, b)], plane[a:b], crit[a:b])
+        return Split(x[a:b], y[a:b], [f"i{i}" for i in range(a, b)], plane=plane[a:b], crit=crit[a:b])
 
     return Prepared(S(0, 48), S(48, 64), S(64, 80), 128, "hash-heads")
 

@@ -11,7 +11,9 @@ predictions. ``plcc_raw`` is the plain Pearson correlation without the mapping. 
 fails (or would make things worse, e.g. on degenerate data) the identity/linear mapping is used and
 ``fit`` says so.
 
-``evaluate(pred, mos, n_boot=1000, seed=0)`` returns all metrics plus bootstrap 95% intervals.
+``evaluate(pred, mos, n_boot=1000, seed=0, groups=None)`` returns all metrics plus bootstrap 95%
+intervals (resampling whole groups — patients, sweeps — when given); ``paired_bootstrap(a, b, mos)``
+the difference between two models on the same resampled images, with its interval.
 """
 from __future__ import annotations
 
@@ -108,33 +110,100 @@ def compute(pred, mos) -> dict:
     }
 
 
-def bootstrap_ci(pred, mos, n_boot: int = 1000, seed: int = 0, level: float = 0.95, keys=METRICS) -> dict:
-    """Percentile bootstrap intervals (resampling images with replacement), seeded.
+def _group_index(n: int, groups) -> list[np.ndarray] | None:
+    """Indices per group (images without a group are groups of one); None when ``groups`` is None."""
+    if groups is None:
+        return None
+    g = list(groups)
+    if len(g) != n:
+        raise ValueError(f"groups ({len(g)}) and predictions ({n}) differ in length")
+    by: dict = {}
+    for i, k in enumerate(g):
+        by.setdefault(("g", k) if k is not None and k == k and k != "" else ("i", i), []).append(i)
+    return [np.asarray(v, np.int64) for v in by.values()]
+
+
+def resample_indices(rng: np.random.Generator, n: int, index: list[np.ndarray] | None) -> np.ndarray:
+    """One bootstrap resample: n images with replacement, or (with ``index``) as many whole groups
+    as there are, with replacement — the unit that is independent (a patient, a sweep)."""
+    if index is None:
+        return rng.integers(0, n, n)
+    pick = rng.integers(0, len(index), len(index))
+    return np.concatenate([index[j] for j in pick])
+
+
+def _interval(v, level: float) -> tuple[float, float]:
+    if not len(v):
+        return float("nan"), float("nan")
+    lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
+    return float(np.percentile(v, lo)), float(np.percentile(v, hi))
+
+
+def bootstrap_ci(pred, mos, n_boot: int = 1000, seed: int = 0, level: float = 0.95, keys=METRICS,
+                 groups=None) -> dict:
+    """Percentile bootstrap intervals, seeded; resampling images, or whole ``groups`` when given
+    (one id per image, e.g. train.data.Item.group: frames of one patient or sweep are not
+    independent, and resampling them one by one gives intervals that are too narrow).
 
     The logistic is refitted per resample for PLCC/RMSE (the honest way); when ``n_boot`` is large and
     the set is big this costs a second or two.
     """
     p, y = _as_arrays(pred, mos)
     rng = np.random.default_rng(seed)
-    n = p.size
+    index = _group_index(p.size, groups)
     vals = {k: [] for k in keys}
     for _ in range(n_boot):
-        idx = rng.integers(0, n, n)
-        if np.std(y[idx]) < 1e-12 or np.std(p[idx]) < 1e-12:
+        idx = resample_indices(rng, p.size, index)
+        if idx.size < 2 or np.std(y[idx]) < 1e-12 or np.std(p[idx]) < 1e-12:
             continue
         m = compute(p[idx], y[idx])
         for k in keys:
             vals[k].append(m[k])
-    lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
-    return {k: (float(np.percentile(v, lo)), float(np.percentile(v, hi))) if v else (float("nan"), float("nan"))
-            for k, v in vals.items()}
+    return {k: _interval(v, level) for k, v in vals.items()}
 
 
-def evaluate(pred, mos, n_boot: int = 1000, seed: int = 0) -> dict:
-    """All metrics plus ``ci95`` {metric: (lo, hi)} from ``n_boot`` bootstrap resamples (0 = none)."""
+LOWER_IS_BETTER = ("rmse", "rmse_raw")
+
+
+def paired_bootstrap(pred_a, pred_b, mos, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
+                     keys=METRICS, groups=None) -> dict:
+    """Model A vs model B on the same images: metric(A) − metric(B) on the same resampled indices.
+
+    Returns {metric: {"a", "b", "diff", "ci": (lo, hi), "p_a_better"}}; ``p_a_better`` is the share of
+    resamples where A is better (higher, or lower for RMSE). Pairing removes the part of the
+    uncertainty both models share (which images are hard), so the difference's interval is much
+    narrower than the two separate intervals suggest. ``groups`` resamples whole groups.
+    """
+    a, y = _as_arrays(pred_a, mos)
+    b, _ = _as_arrays(pred_b, mos)
+    ma, mb = compute(a, y), compute(b, y)
+    rng = np.random.default_rng(seed)
+    index = _group_index(y.size, groups)
+    diffs = {k: [] for k in keys}
+    for _ in range(n_boot):
+        idx = resample_indices(rng, y.size, index)
+        if idx.size < 2 or np.std(y[idx]) < 1e-12 or np.std(a[idx]) < 1e-12 or np.std(b[idx]) < 1e-12:
+            continue
+        ra, rb = compute(a[idx], y[idx]), compute(b[idx], y[idx])
+        for k in keys:
+            diffs[k].append(ra[k] - rb[k])
+    out = {}
+    for k in keys:
+        d = np.asarray(diffs[k])
+        better = (d < 0) if k in LOWER_IS_BETTER else (d > 0)
+        out[k] = {"a": float(ma[k]), "b": float(mb[k]), "diff": float(ma[k] - mb[k]), "ci": _interval(d, level),
+                  "p_a_better": float(better.mean()) if d.size else float("nan")}
+    return out
+
+
+def evaluate(pred, mos, n_boot: int = 1000, seed: int = 0, groups=None) -> dict:
+    """All metrics plus ``ci95`` {metric: (lo, hi)} from ``n_boot`` bootstrap resamples (0 = none),
+    resampling whole ``groups`` when given (and saying so in ``ci_unit``)."""
     m = compute(pred, mos)
     if n_boot > 0:
-        m["ci95"] = {k: list(v) for k, v in bootstrap_ci(pred, mos, n_boot, seed).items()}
+        m["ci95"] = {k: list(v) for k, v in bootstrap_ci(pred, mos, n_boot, seed, groups=groups).items()}
+        index = _group_index(m["n"], groups)
+        m["ci_unit"] = f"{len(index)} groups" if index is not None else "images"
     return m
 
 

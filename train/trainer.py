@@ -4,8 +4,9 @@
       1. load labels (train.data.load_labelled), read each image once, find its ROI once
          (engine.roi.find_roi), preprocess once (engine.preprocess.preprocess — the scoring path) and
          cache the model inputs in memory as uint8 (exactly recoverable: preprocess quantises to 8 bit);
-      2. per epoch: (re)cluster for CMX, draw batches (stratified over clusters for CMX, random
-         otherwise), mix a share of each batch into pseudo-samples, augment (mild, label-neutral:
+      2. per epoch: (re)cluster for CMX on the model's features after a warm-up, draw batches
+         (stratified over clusters for CMX, random otherwise; ``epoch_batches``), append pseudo-samples
+         to each batch (``batch_forward``), augment (mild, label-neutral:
          gain ±6 %, speckle-like multiplicative noise, rotation ±5°, scale ±5 %, no flips), AdamW step
          with a warm-up + cosine schedule; validation SRCC/PLCC; early stopping on validation SRCC
          (best weights kept); an atomic checkpoint (weights, optimizer, scheduler, RNG, history);
@@ -42,7 +43,8 @@ from engine.preprocess import MEAN, STD, preprocess
 
 from . import metrics as M
 from .losses import LOSSES, make_loss
-from .mixing import MIXINGS, MixConfig, apply_mix, cluster, plan_mix, random_batches, stratified_batches
+from .mixing import (MIX_SPACES, MIXINGS, MixConfig, cluster, mix_inputs, mixed_features, n_batches, plan_mix,
+                     random_batches, stratified_batches)
 
 
 class TrainError(Exception):
@@ -69,17 +71,23 @@ class TrainConfig:
     w_plcc: float = 1.0
     w_srcc: float = 1.0
     w_mae: float = 1.0
-    tau: float = 2.0  # soft-rank temperature in score points
+    tau: float = 2.0  # soft-rank temperature in score points (used when tau_rel = 0)
+    tau_rel: float = 0.2  # soft-rank temperature relative to the batch's prediction spread (scale-free)
     queue_size: int = 0
     # mixing
     mixing: str = "cmx"  # "cmx" | "mixup" | "cmixup" | "none"
     k: int = 6
     alpha: float = 0.4
-    p_within: float = 0.7
-    mix_share: float = 0.5
+    p_within: float = 1.0  # CMX: share of gap-filling pairs taken inside one cluster
+    mix_share: float = 0.25  # pseudo-samples APPENDED per batch, as a share of the batch size
     sigma: float = 10.0
     recluster_every: int = 2
-    label_weight: float = 2.0
+    label_weight: float = 0.0  # 0: CMX clusters on features only
+    mix_space: str = "feature"  # "feature": blend fused MQF features | "pixel": blend the images
+    cmx_start: int = 1  # CMX: epochs of warm-up (random batches, no mixing) before clustering on features
+    cmx_ramp: int = 2  # epochs over which the mixing share ramps in (linearly) after cmx_start
+    n_bins: int = 8  # CMX: quantile bins of the label distribution the pseudo-samples fill
+    lam_clip: float = 0.1  # CMX: λ clipped to [lam_clip, 1 − lam_clip]
     # plane and criteria heads (used where labels.csv has a plane / the generator's criteria columns)
     w_plane: float = 0.2
     w_criteria: float = 0.2
@@ -114,6 +122,8 @@ class TrainConfig:
             problems.append(f"loss must be one of {LOSSES}, not {self.loss!r}")
         if self.mixing not in MIXINGS:
             problems.append(f"mixing must be one of {MIXINGS}, not {self.mixing!r}")
+        if self.mix_space not in MIX_SPACES:
+            problems.append(f"mix_space must be one of {MIX_SPACES}, not {self.mix_space!r}")
         if self.input_size and not problems:
             from engine.model import arch  # owns the rule for input sizes (imports torch: only when set)
 
@@ -172,8 +182,9 @@ class TrainConfig:
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def mix_config(self) -> MixConfig:
-        return MixConfig(self.mixing, self.k, self.alpha, self.p_within, self.mix_share, self.sigma,
-                         self.recluster_every, self.label_weight)
+        return MixConfig(kind=self.mixing, k=self.k, alpha=self.alpha, p_within=self.p_within, mix_share=self.mix_share,
+                         sigma=self.sigma, recluster_every=self.recluster_every, label_weight=self.label_weight,
+                         n_bins=self.n_bins, lam_clip=self.lam_clip)
 
 
 @dataclass
@@ -198,6 +209,7 @@ class Split:
     x: np.ndarray  # uint8 (N, S, S): the preprocessed model inputs, 8-bit gray
     y: np.ndarray  # float32 (N,) labels 0–100
     names: list[str]
+    groups: list | None = None  # per-image group (patient, sweep) for the bootstrap; None: images are independent
     plane: np.ndarray | None = None  # int64 (N,) index into engine.result.PLANES; -1 = not labelled
     crit: np.ndarray | None = None  # float32 (N, len(CRITERIA)) 0/1; NaN = not labelled / not applicable
 
@@ -286,7 +298,8 @@ def prepare_items(items, size: int, progress: Callable | None = None, what: str 
         if progress and (i % 50 == 0 or i == n - 1):
             progress({"event": "prepare", "split": what, "done": i + 1, "total": n})
     plane, crit = head_targets(items)
-    return Split(x, np.array([it.mos for it in items], np.float32), [it.name for it in items], plane, crit)
+    return Split(x, np.array([it.mos for it in items], np.float32), [it.name for it in items],
+                 [getattr(it, "group", None) for it in items], plane, crit)
 
 
 def _generator_info(ds) -> dict | None:
@@ -562,6 +575,66 @@ def _quick_metrics(pred, y) -> dict:
 
 
 # --------------------------------------------------------------------------------------------------
+# batch construction (one epoch's batches; a batch plus its pseudo-samples through the model)
+
+
+def min_batch(world: int = 1) -> int:
+    """Smallest batch the samplers make (a shorter tail is merged): 3 for the correlation terms, and
+    at least one sample per rank."""
+    return max(3, int(world))
+
+
+def mix_ramp(config: TrainConfig, epoch: int) -> float:
+    """Share of ``mix_share`` in force at ``epoch`` (any mixing): 0 during the ``cmx_start`` warm-up
+    epochs, then a linear ramp to 1 over ``cmx_ramp`` epochs."""
+    if config.mixing == "none" or epoch < config.cmx_start:
+        return 0.0
+    return float(min(1.0, (epoch - config.cmx_start + 1) / max(1, config.cmx_ramp)))
+
+
+def epoch_batches(model, tr, config: TrainConfig, epoch: int, clusters, rng, device, world: int = 1):
+    """(batches, clusters, ramp) for one epoch, identical on every rank. CMX: random batches and no
+    mixing during the ``cmx_start`` warm-up epochs (random-init features mean nothing), then k-means on
+    the model's features (every ``recluster_every`` epochs) and cluster-stratified batches. Every
+    sampler makes mixing.n_batches(n, B) batches: the count the LR schedule uses."""
+    n, gb = len(tr), min(config.batch_size, len(tr))
+    ramp = mix_ramp(config, epoch)
+    if config.mixing == "cmx" and epoch >= config.cmx_start:
+        if clusters is None or (epoch - config.cmx_start) % max(1, config.recluster_every) == 0:
+            feats = embed(model, tr.x, device)
+            clusters = cluster(feats, tr.y, config.k, seed=config.seed + epoch, label_weight=config.label_weight)
+        return stratified_batches(clusters, gb, rng, min_batch(world)), clusters, ramp
+    return random_batches(n, gb, rng, min_batch(world)), clusters, ramp
+
+
+def batch_forward(ddp, model, x_all, y_all, bidx, plan, config: TrainConfig, gen, device, rank: int = 0, world: int = 1):
+    """This rank's share of a batch and of its appended pseudo-samples through the model:
+    (the model's outputs — score first —, labels), real samples first. Pixel mixing blends the two partner images; feature
+    mixing feeds both partners and blends their fused features (mixing.mixed_features)."""
+    import torch
+
+    real = np.asarray(bidx)[rank::world]
+    plan = plan.take(slice(rank, None, world))
+    m = len(plan)
+    gray = lambda idx: u8_to_gray01(x_all[idx])[:, None]  # noqa: E731
+    x = gray(real)
+    if m and config.mix_space == "pixel":
+        x = torch.cat([x, mix_inputs(gray(plan.a), gray(plan.b), plan.lam).to(x.dtype)])
+    elif m:
+        x = torch.cat([x, gray(plan.a), gray(plan.b)])
+    y = torch.from_numpy(np.concatenate([y_all[real], plan.target]).astype(np.float32))
+    if config.augment:
+        x = augment(x, config, gen)
+    x = to_model_input(x).to(device, non_blocking=True)
+    if m and config.mix_space == "feature":
+        with mixed_features(model, len(real), plan.lam):
+            out = ddp(x)
+    else:
+        out = ddp(x)
+    return out, y.to(device)
+
+
+# --------------------------------------------------------------------------------------------------
 # checkpoint
 
 
@@ -595,16 +668,17 @@ def init_weights(model, path) -> None:
 
 
 class _HeadLoss:
-    """Plane cross-entropy + criteria BCE on the rows that carry those labels (un-mixed rows only:
-    a λ-blend of two frames has no one plane); rows of planes the product does not assess (4CH)
-    carry no score label."""
+    """Plane cross-entropy + criteria BCE on the rows that carry those labels (real rows only: a
+    blend of two frames has no one plane); rows of planes the product does not assess (4CH) carry
+    no score label."""
 
     def __init__(self, tr: Split, config: TrainConfig, model):
         import torch
 
         from engine.result import PLANES
 
-        self.on = bool(model.cfg.heads) and tr.plane is not None
+        self.on = bool(model.cfg.heads) and tr.plane is not None and (bool((tr.plane >= 0).any())
+                                                                         or bool((~np.isnan(tr.crit)).any()))
         self.wp, self.wc = float(config.w_plane), float(config.w_criteria)
         if not self.on:
             return
@@ -613,29 +687,35 @@ class _HeadLoss:
         self.scored = torch.from_numpy(tr.plane != PLANES.index("4CH"))
         self.any_unscored = not bool(self.scored.all())
 
-    def score_rows(self, bidx, rank, world):
+    def score_rows(self, bidx, rank, world, n_out: int):
+        """Rows of the batch output that carry a score label: real rows of assessed planes, then every
+        pseudo-sample (their targets are scores); None when all rows do."""
+        import torch
+
         if not self.on or not self.any_unscored:
             return None
-        return self.scored[bidx][rank::world]
+        real = self.scored[np.asarray(bidx)[rank::world]]
+        return torch.cat([real, torch.ones(n_out - len(real), dtype=torch.bool)])
 
-    def __call__(self, out, bidx, slots, rank, world, device):
+    def __call__(self, out, bidx, rank, world, device):
+        """On the real rows only (they come first): a blend of two frames has no one plane."""
         import torch
         import torch.nn.functional as F
 
-        if not self.on or len(out) < 6:
+        if len(out) < 6:
             return 0.0
-        plane = self.plane[bidx].clone()
-        crit = self.crit[bidx].clone()
-        if len(slots):
-            plane[slots] = -1
-            crit[slots] = float("nan")
-        plane, crit = plane[rank::world].to(device), crit[rank::world].to(device)
-        p_logits, c_prob = out[3], out[4]
-        loss = 0.0
+        # the heads always join the graph (DDP needs every parameter used), at weight 0 without labels
+        loss = 0.0 * (out[3].sum() + out[4].sum())
+        if not self.on:
+            return loss
+        real = np.asarray(bidx)[rank::world]
+        plane, crit = self.plane[real].to(device), self.crit[real].to(device)
+        r = len(real)
+        p_prob, c_prob = out[3][:r], out[4][:r]
         m = plane >= 0
         if self.wp > 0 and bool(m.any()):
             # out[3] is softmax probabilities (the graph output): NLL on their log
-            loss = loss + self.wp * F.nll_loss(torch.log(p_logits[m].clamp_min(1e-6)), plane[m])
+            loss = loss + self.wp * F.nll_loss(torch.log(p_prob[m].clamp_min(1e-6)), plane[m])
         c = ~torch.isnan(crit)
         if self.wc > 0 and bool(c.any()):
             loss = loss + self.wc * F.binary_cross_entropy(c_prob[c].clamp(1e-6, 1 - 1e-6), crit[c])
@@ -691,13 +771,13 @@ def fit(
         # 128 px, 1 thread, batch 32: 136 -> 191); packaging turns the weights back to contiguous
         model = model.to(memory_format=torch.channels_last)
     loss_fn = make_loss(config.loss, w_plcc=config.w_plcc, w_srcc=config.w_srcc, w_mae=config.w_mae,
-                        tau=config.tau, queue_size=config.queue_size).to(device)
+                        tau=config.tau, tau_rel=config.tau_rel, queue_size=config.queue_size).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
     tr = data.train
     n = len(tr)
     gb = min(config.batch_size, n)  # global batch
-    steps_per_epoch = max(1, int(round(n / gb)))
+    steps_per_epoch = n_batches(n, gb, min_batch(world))  # what every sampler makes (epoch_batches)
     total = steps_per_epoch * config.epochs
     warm = max(1, int(config.warmup * total))
 
@@ -736,6 +816,8 @@ def fit(
             best = ck["best"]
             bad_epochs = ck["bad_epochs"]
             clusters = ck.get("clusters")
+            if hasattr(loss_fn, "load_queue_state"):  # the GCC queue: a resumed run sees the same correlation
+                loss_fn.load_queue_state(ck.get("gcc_queue"))
             torch.set_rng_state(ck["rng"]["torch"])
             emit({"event": "resume", "epoch": start_epoch, "checkpoint": str(ckpt_path)})
 
@@ -755,37 +837,19 @@ def fit(
         rng = np.random.default_rng([config.seed, epoch])
         gen = torch.Generator().manual_seed(int(config.seed) * 100003 + epoch * 1009 + rank)
         # ---- batches (identical on every rank)
-        if config.mixing == "cmx":
-            if clusters is None or epoch % max(1, config.recluster_every) == 0:
-                feats = embed(model, tr.x, device)
-                clusters = cluster(feats, y_all, config.k, seed=config.seed + epoch, label_weight=config.label_weight)
-            batches = stratified_batches(clusters, gb, rng)
-        else:
-            batches = random_batches(n, gb, rng)
-        batches = [b for b in batches if len(b) >= max(2, world)]
+        batches, clusters, ramp = epoch_batches(model, tr, config, epoch, clusters, rng, device, world)
         ddp.train()
         losses = []
         for step, bidx in enumerate(batches):
             if _any_true(bool(should_stop()), device):
                 stopped = True
                 break
-            plan = plan_mix(bidx, y_all, clusters, rng, mixcfg)
-            xb = u8_to_gray01(x_all[bidx])[:, None]
-            yb = torch.from_numpy(y_all[bidx])
-            if len(plan.slots):
-                xp = u8_to_gray01(x_all[plan.partners])[:, None]
-                yp = torch.from_numpy(y_all[plan.partners])
-                xb, yb = apply_mix(xb, yb, xp, yp, plan)
-            # this rank's slice of the global batch
-            xb, yb = xb[rank::world], yb[rank::world]
-            if config.augment:
-                xb = augment(xb, config, gen)
-            xb, yb = to_model_input(xb).to(device, non_blocking=True), yb.to(device)
-            out = ddp(xb)
+            plan = plan_mix(bidx, y_all, clusters, rng, mixcfg, ramp)  # pseudo-samples appended to the batch
+            out, yb = batch_forward(ddp, model, x_all, y_all, bidx, plan, config, gen, device, rank, world)
             pred = out[0]
-            keep = heads.score_rows(bidx, rank, world)
-            loss = loss_fn(pred, yb) if keep is None else loss_fn(pred[keep], yb[keep])
-            loss = loss + heads(out, bidx, plan.slots, rank, world, device)
+            keep = heads.score_rows(bidx, rank, world, len(pred))
+            loss = loss_fn(pred, yb) if keep is None else loss_fn(pred[keep], yb[keep])  # over real + pseudo samples
+            loss = loss + heads(out, bidx, rank, world, device)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -819,6 +883,7 @@ def fit(
             _atomic_save({"config_key": key, "config": config.to_dict(), "data_hash": data.data_hash, "epoch": epoch,
                           "model": _state_copy(model), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                           "best": best, "bad_epochs": bad_epochs, "history": history, "clusters": clusters,
+                          "gcc_queue": loss_fn.queue_state() if hasattr(loss_fn, "queue_state") else None,
                           "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
                                   "python": random.getstate()}}, ckpt_path)
         emit({"event": "epoch", **rec})
@@ -833,7 +898,8 @@ def fit(
     # ---- final: best weights, test metrics, feature density, package
     model.load_state_dict(best["state"])
     tpred = _predict_sharded(model, data.test.x, device)
-    test = M.evaluate(tpred, data.test.y, n_boot=config.eval_boot if is_main else 0, seed=config.seed)
+    test = M.evaluate(tpred, data.test.y, n_boot=config.eval_boot if is_main else 0, seed=config.seed,
+                      groups=data.test.groups)
     test = {**test, "split": "test", "val_srcc": best["srcc"], "best_epoch": best["epoch"] + 1,
             "n_train": len(data.train), "n_val": len(data.val)}
     extra_meta = {}
@@ -916,7 +982,8 @@ def evaluate_package(model_path, data_root, split: str = "test", n_boot: int = 1
         preds.append(np.asarray(scorer.score(imgs, rois).scores, np.float32))
     pred = np.concatenate(preds)
     y = np.array([it.mos for it in items], np.float32)
-    m = M.evaluate(pred, y, n_boot=n_boot)
+    groups = [it.group for it in items] if any(it.group for it in items) else None
+    m = M.evaluate(pred, y, n_boot=n_boot, groups=groups)
     m.update({"split": split, "model": str(model_path), "data": str(data_root), "backend": scorer.backend,
               "trained": pkg.trained, "synthetic_training_data": pkg.synthetic})
     return m

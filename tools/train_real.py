@@ -1,0 +1,130 @@
+"""Train the real-scans default model: synthetic + real-style synthetic + HC18 frames, fine-tuned from
+the synthetic default, with plane / criteria heads and the OOD density.
+
+    .venv/bin/python tools/train_real.py --work runs/real            # build the data, train, report
+    .venv/bin/python tools/train_real.py --work runs/real --data-only
+
+Data (all under --work; nothing of it is committed):
+  synth/   SYNTHETIC plain fans (seed 1000) + screen captures (1001) + non-ultrasound frames (1002),
+           the first images of the shipped synthetic recipe (tools/train_default.py make_set);
+  style/   SYNTHETIC real-style frames (`fuiqa synth --style real`, seed 1100) of head, abdomen, femur
+           and the 4CH heart (not assessed: no score label, plane only);
+  hc18/    real HC18 head frames of the TRAIN part of the fixed split (train.real.hc18_split; the dev
+           quarter is never used here), as anchors, degradations and decoys (train.real_set), the
+           anchors scored with SonoNet-16's brain-plane probability as teacher;
+  all/     the union (hard links), labels.csv with every column.
+Then `fuiqa train all --config tools/real_model.json` (init_from the synthetic default model).
+Checks: bench/bench_real.py --model runs/real/model/model.fuiqa.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+
+def read_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def link_into(dst_root: Path, src_root: Path, rows: list[dict], prefix: str) -> list[dict]:
+    out = []
+    for r in rows:
+        src = src_root / r["name"]
+        name = f"images/{prefix}_{Path(r['name']).name}"
+        dst = dst_root / name
+        if not dst.exists():
+            os.link(src, dst)
+        r = dict(r, name=name)
+        if r.get("group"):
+            r["group"] = f"{prefix}_{r['group']}"
+        out.append(r)
+    return out
+
+
+def build_hc18(out: Path, per_factor: int) -> dict:
+    from train.real import hc18_split
+    from train.real_set import teacher_brain_probs, write_real_set
+    from train.negatives import append_rows  # noqa: F401  (same writer style)
+
+    if (out / "DONE").exists():
+        return json.loads((out / "DONE").read_text())
+    train_items, dev = hc18_split()
+    t0 = time.time()
+    p = teacher_brain_probs(train_items, progress=lambda a, n: print(f"teacher {a}/{n}", flush=True) if a % 160 == 0 else None)
+    rows = write_real_set(out, train_items, seed=0, per_factor=per_factor, p_brain=p)
+    cols = []
+    for r in rows:
+        cols += [k for k in r if k not in cols]
+    with open(out / "labels.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        w.writerows(rows)
+    info = {"n_frames": len(train_items), "n_dev_held_out": len(dev), "n_rows": len(rows), "teacher": p is not None,
+            "per_factor": per_factor, "seconds": round(time.time() - t0, 1)}
+    (out / "DONE").write_text(json.dumps(info))
+    return info
+
+
+def combine(work: Path) -> Path:
+    allp = work / "all"
+    (allp / "images").mkdir(parents=True, exist_ok=True)
+    rows = []
+    rows += link_into(allp, work / "synth", read_rows(work / "synth" / "labels.csv"), "syn")
+    rows += link_into(allp, work / "style", read_rows(work / "style" / "labels.csv"), "sty")
+    rows += link_into(allp, work / "hc18", read_rows(work / "hc18" / "labels.csv"), "real")
+    cols = ["name", "mos", "std", "plane", "group"]
+    for r in rows:
+        cols += [k for k in r if k not in cols]
+    from engine.modelpack import atomic_write_bytes
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r.get(k, "") for k in cols})
+    atomic_write_bytes(allp / "labels.csv", buf.getvalue().encode())
+    print(f"combined {len(rows)} rows into {allp}")
+    return allp
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", default="runs/real")
+    ap.add_argument("--n", type=int, default=12000)
+    ap.add_argument("--screen", type=int, default=3000)
+    ap.add_argument("--neg", type=int, default=1200)
+    ap.add_argument("--style", type=int, default=4000)
+    ap.add_argument("--per-factor", type=int, default=2)
+    ap.add_argument("--config", default=str(ROOT / "tools" / "real_model.json"))
+    ap.add_argument("--data-only", action="store_true")
+    a = ap.parse_args(argv)
+    work = Path(a.work)
+    import train_default as TD
+
+    TD.make_set(work / "synth", a.n, a.screen, a.neg, 1000, 1)
+    if not (work / "style" / "labels.csv").exists():
+        TD.fuiqa("synth", work / "style", "--n", a.style, "--seed", 1100, "--style", "real",
+                 "--planes", "head,abdomen,femur,4CH", "--workers", 1, "--no-progress")
+    print(build_hc18(work / "hc18", a.per_factor), flush=True)
+    data = combine(work)
+    if a.data_only:
+        return 0
+    cmd = [sys.executable, "-m", "app.cli", "train", str(data), "--out", str(work / "model"), "--config", a.config]
+    print("$", " ".join(cmd), flush=True)
+    return subprocess.run(cmd, cwd=ROOT).returncode
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

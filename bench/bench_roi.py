@@ -1,6 +1,6 @@
 """ROI finder and tracker: timing, and contact sheets of the hand-marked cases.
 
-    .venv/bin/python bench/bench_roi.py [--repeat 30] [--json bench/roi_bench.json] [--sheet docs/roi_cases.png]
+    .venv/bin/python bench/bench_roi.py [--repeat 30] [--json bench/results/roi.json] [--sheet docs/roi_cases.png]
         [--synth-sheet docs/roi_synthetic.png] [--vendor-sheet docs/roi_vendor.png]
 
 Prints a table (median and p95 ms per call, single-threaded OpenCV) and writes JSON: a fresh

@@ -1,28 +1,24 @@
 """Find the imaging region (the fan or rectangle of B-mode data) in a scanner's screen output.
 
 A frame grabbed from a scanner's video output is the whole screen: patient and probe text, logos,
-grey-scale and colour bars, ECG traces, calipers, tool bars. :func:`find_roi` keeps the ultrasound
-image and leaves the rest out. Method (on a copy shrunk to ~400 px, so a 1080p frame costs a few ms):
+header and app bars, parameter columns, grey-scale and colour bars, ECG traces, calipers, buttons.
+:func:`find_roi` keeps the ultrasound image and leaves the rest out (on a copy shrunk to ~400 px):
 
-1. signal = max of the colour channels (colour Doppler counts as image), median-filtered (removes
-   speckle pin-holes and 1–2 px text strokes), thresholded low (> 10);
-2. two morphological openings (discs ~1.6 % and ~3.5 % of the long side): thin things (text, tick
-   marks, dotted calipers, ECG traces) vanish and thin bridges from text to the image break;
-3. connected components, each rated by area, texture (B-mode speckle is rough; filled header bars
-   are flat) and shape (thin bars along an edge — grey-scale bars, tool bars, headers — are
-   rejected); the best one plus large textured neighbours that line up with it (dual views, a fan
-   split by a dark band) are kept, and given back what the big opening shaved off (fan apex);
-4. extended into *faint speckle* next to it — pixels below the threshold that are rough, away from
-   anything bright — which marks the dark flanks of a fan (screen background is flat);
-5. the convex hull, drawn at full resolution, is the mask; ``box`` is its bounding rectangle.
+1. signal = max of the colour channels, median-filtered, > 10; flat fills and big one-grey-level
+   panels at the frame's border (header/app bars) are not signal (:mod:`engine.roi_signal`);
+2. two morphological openings break text, ticks and thin bridges; connected components are rated
+   by area, texture (speckle is rough, bars are flat) and shape;
+3. the best one plus the pieces of the same image: side by side (dual view, a fan's flanks),
+   stacked across a dark gap of fluid in the same columns, a textured strip of near field cut off
+   by fluid, a fan's apex above fluid; what the opening shaved off is given back;
+4. faint speckle next to it (dark flanks of a fan) where the background is flat;
+5. the convex hull (a lopsided fan mirrored about its apex), snapped at full resolution so it does
+   not run past the image's edges onto a scale or header text (:mod:`engine.roi_find`).
 
-``kind`` is ``"sector"`` when the region is narrow at the top and wide below, ``"linear"`` when it
-is rectangle-like, and ``"full"`` (the whole frame, low confidence) when nothing plausible is found
-(a black or flat frame, noise, or an image already cropped to its ultrasound region).
-
-:func:`find_roi_stack` takes several frames of one loop: pixels that change over time (speckle,
-even faint) mark the image, and burned-in text or frozen thumbnails, which never change, are left
-out. :func:`parse_roi` reads ``"x,y,w,h"``. Notes and failure cases: docs/roi.md.
+:func:`find_roi_stack` takes several frames of one loop (what changes is image). :class:`RoiTracker`
+(:mod:`engine.roi_track`) keeps the box steady in live view: found on a few frames, kept while the
+layout is unchanged, found again when the screen changes; a manual box wins. :func:`parse_roi`
+reads ``"x,y,w,h"``. Method, test cases, numbers and failure cases: docs/roi.md.
 """
 from __future__ import annotations
 

@@ -31,14 +31,12 @@ def _full(shape, reason: str, confidence: float = 0.05) -> RoiResult:
 
 def _classify(hull_mask: np.ndarray) -> tuple[str, float]:
     """'sector' or 'linear' from the hull's row widths; also returns the hull's fill of its box."""
-    ys, xs = np.nonzero(hull_mask)
-    y0, y1 = ys.min(), ys.max()
-    x0, x1 = xs.min(), xs.max()
-    h = y1 - y0 + 1
-    widths = hull_mask[y0:y1 + 1].sum(1).astype(np.float32)
+    m8 = hull_mask.astype(np.uint8)
+    x0, y0, bw, h = cv2.boundingRect(m8)
+    widths = cv2.reduce(m8[y0:y0 + h], 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.float32)
     top = float(np.median(widths[: max(1, h // 10)]))
     wmax = float(widths.max())
-    fill = float(hull_mask.sum()) / float(h * (x1 - x0 + 1))
+    fill = float(widths.sum()) / float(h * bw)
     if top < 0.6 * wmax and fill < 0.85:
         return "sector", fill
     return "linear", fill
@@ -271,7 +269,7 @@ def _finish(frame_shape, hull_w: np.ndarray | None, info: dict, scale: float, fr
     area_frac = cv2.countNonZero(mask8) / float(H * W)
     if area_frac > 0.9:
         return _full(frame_shape, "signal fills the frame (already cropped, or noise)", 0.2)
-    kind, fill = _classify(info["work_mask"] > 0)
+    kind, fill = _classify(info["work_mask"])
     best = info["best"]
     # confidence: texture, a plausible size, and solidity of what was kept
     c_tex = min(1.0, best["tex"] / 0.5)

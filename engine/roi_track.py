@@ -153,7 +153,7 @@ class RoiTracker:
         if self._pending and box_iou(self._pending[-1].box, r.box) < self.agree_iou:
             self._pending = []
         self._pending.append(r)
-        if self.result is not None and self.result.kind != "full" and box_iou(self.result.box, r.box) >= self.agree_iou:
+        if self._ref is not None and box_iou(self.result.box, r.box) >= self.agree_iou:
             # agrees with the box in use: keep it as it is (no jitter), lock again
             self._lock(frame, self.result, now)
             return

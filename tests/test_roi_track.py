@@ -36,6 +36,7 @@ def test_found_on_a_few_frames_then_kept_through_a_sweep(screens):
         r = t.update(f, now=k / 30)
         boxes.append(r.box)
         states.append(t.state)
+    assert states[:2] == ["searching", "searching"]  # one detection is not enough
     assert states[2] == "locked" and all(s == "locked" for s in states[2:])
     assert len(set(boxes[2:])) == 1  # no jump at all while the layout stays
     assert box_iou(boxes[-1], v.box) > 0.95

@@ -1,6 +1,8 @@
 """A scanner-screen-like frame around the fan (SYNTHETIC): burned-in text, a grey-scale bar, a depth
 scale and parameters outside the imaging region, as a capture card would grab a scanner's output.
-This exercises the ROI finder."""
+This exercises the ROI finder. :func:`vendor_screen` draws whole screens laid out like real
+vendors' (header rows, logo box, parameter column, zoomed images, fluid, dual view, POCUS app) with the
+image region known exactly, for the ROI tests and bench."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -114,12 +114,14 @@ def run_benchmark(parent, scorer, n: int = 60):
 
     def show(r):
         dlg.close()
+        from . import dialogs
+
         if isinstance(r, Exception):
-            QMessageBox.warning(parent, "Benchmark", f"failed: {r}")
+            dialogs.problem(parent, "Benchmark", "The benchmark could not run on the current scoring backend.", r)
             return
-        QMessageBox.information(parent, "Benchmark",
-                                f"{r['backend']} ({r['reason']}): batch-1 800×600 frame, {r['n']} runs\n"
-                                f"median {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms, {r['fps']:.0f} frames/s")
+        dialogs.info(parent, "Benchmark",
+                     f"Scoring one 800×600 frame with {r['backend']} ({r['n']} runs): typical {r['p50_ms']:.1f} ms, "
+                     f"slowest 5 % {r['p95_ms']:.1f} ms — {r['fps']:.0f} frames a second.")
         parent._last_benchmark = r
 
     sig.done.connect(show)

@@ -75,11 +75,11 @@ class Gauge(QWidget):
         """Where things are drawn: the dial is the upper half-circle around the pivot, so the needle is
         always above ``cy + pivot_r``; the number and the band sit below it (never under the needle)."""
         w, h = self.width(), self.height()
-        r = max(20.0, min(w / 2 - 26, (h - 18) / 1.78))
+        r = max(20.0, min(w / 2 - 26, (h - 22) / 1.92))
         cx, cy = w / 2, 16 + r
         pivot = r * 0.06
-        num_px = max(18, int(r * 0.5))
-        num = QRectF(0, cy + pivot + 2, w, num_px * 1.05)
+        num_px = max(18, int(r * 0.62))  # 2.3x the old r/5 pt (≈ 0.27 r px) number
+        num = QRectF(0, cy + pivot + 2, w, num_px * 1.0)
         band = QRectF(0, num.bottom() - 2, w, max(14.0, r * 0.16))
         return {"r": r, "cx": cx, "cy": cy, "pivot_r": pivot, "number": num, "number_px": num_px, "band": band,
                 "tick_px": max(9, int(r / 10))}

@@ -102,11 +102,10 @@ def test_exam_capture_per_plane_strip_key_and_report(qtbot, window, isolated):
     # ... but the "capture and next plane" key takes it, whatever widget has focus (here another window)
     key = window.settings.get("keys/capture_next")
     assert window.capture_action.shortcut().toString() == key and window.capture_action.shortcutContext() == Qt.ApplicationShortcut
-    d = window.open_retrain()
-    d.data_edit.setFocus()
-    qtbot.waitUntil(lambda: d.isVisible(), timeout=5000)
-    window.capture_action.trigger()  # what the shortcut fires
-    d.close()
+    window.activateWindow()
+    live.side.opacity.setFocusPolicy(Qt.StrongFocus)
+    live.side.opacity.setFocus()  # a slider would take arrow keys, not this one
+    qtbot.keyClick(live.side.opacity, Qt.Key_F8)
     assert live.exam.exam.best["abdomen"].score == pytest.approx(72.0) and strip.target == "femur"
     # end of exam: one folder, final best per plane, a one-page report (PNG + PDF); no other files
     header = window.report_header()

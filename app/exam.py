@@ -181,11 +181,20 @@ class CoverageStrip(QWidget):
         p.end()
 
     def paint_to(self, p: QPainter, rect: QRectF) -> None:
+        from PySide6.QtGui import QFontMetrics
+
         n = max(1, len(self.coverage))
         w = rect.width() / n
         f = QFont(p.font())
-        f.setPixelSize(max(11, int(rect.height() * 0.32)))
         f.setBold(True)
+        px = max(9, int(rect.height() * 0.34))
+        widest = max(self.texts(), key=len)
+        while px > 9:  # the largest font at which every box's text fits its box
+            f.setPixelSize(px)
+            if QFontMetrics(f).horizontalAdvance(widest) <= w - 12:
+                break
+            px -= 1
+        f.setPixelSize(px)
         p.setFont(f)
         colors = {"standard": QColor(46, 160, 67), "acceptable": QColor(200, 140, 20), "non-standard": QColor(190, 55, 45)}
         for k, (plane, s) in enumerate(self.coverage.items()):
@@ -195,8 +204,7 @@ class CoverageStrip(QWidget):
             p.setPen(QPen(QColor(120, 180, 255), 3) if plane == self.target else QPen(QColor(90, 94, 100), 1))
             p.drawRoundedRect(r, 5, 5)
             p.setPen(QColor(255, 255, 255) if s is not None else QColor(200, 200, 200))
-            label = PLANE_SHORT.get(plane, plane)
-            p.drawText(r, Qt.AlignCenter, f"{label}  ✓ {s:.0f}" if s is not None else f"{label} · to do")
+            p.drawText(r, Qt.AlignCenter, self.texts()[k])
 
 
 class LiveExam:

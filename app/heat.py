@@ -122,6 +122,10 @@ class HeatLegend(QWidget):
         p.fillRect(bar, g)
         p.setPen(text)
         lab = QRectF(rect.left() + 2, bar.bottom() + 1, rect.width() - 4, rect.height() - bar.height() - 3)
-        p.drawText(lab, Qt.AlignLeft | Qt.AlignVCenter, "no loss")
-        p.drawText(lab, Qt.AlignHCenter | Qt.AlignVCenter, "heatmap: red = points lost")
-        p.drawText(lab, Qt.AlignRight | Qt.AlignVCenter, "100")
+        fm = p.fontMetrics()
+        left, mid, right = "no loss", "red = points lost", "100"
+        p.drawText(lab, Qt.AlignLeft | Qt.AlignVCenter, left)
+        p.drawText(lab, Qt.AlignRight | Qt.AlignVCenter, right)
+        room = lab.width() - 2 * max(fm.horizontalAdvance(left), fm.horizontalAdvance(right)) - 16
+        if fm.horizontalAdvance(mid) <= room:  # the middle words only where they fit between the ends
+            p.drawText(lab, Qt.AlignHCenter | Qt.AlignVCenter, mid)

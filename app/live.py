@@ -479,7 +479,7 @@ class LiveView(QWidget):
     def new_sweep(self) -> None:
         self.best = None
         self.best_label.setPixmap(QPixmap())
-        self.best_label.setText("Best frame of this sweep\n(none yet)")
+        self.best_label.setText("best of\nthis sweep")
         self.best_caption.setText("")
 
     def _show_best(self):

@@ -36,8 +36,9 @@ class MainWindow(QMainWindow):
         self.cine = CineReview(self.settings, lambda: self.scorer)
         self.tabs.addTab(self.cine, "Cine review")
         self.setCentralWidget(self.tabs)
-        self.status_label = QLabel("")
-        self.status_label.setMinimumWidth(10)  # may shrink (elided by the status bar) at 800 px
+        from .widgets import ElideLabel
+
+        self.status_label = ElideLabel("")  # elided at 800 px, the full text as tooltip
         self.statusBar().addWidget(self.status_label, 1)
         self.model_label = QLabel("")
         self.statusBar().addPermanentWidget(self.model_label)
@@ -248,7 +249,7 @@ class MainWindow(QMainWindow):
     def apply_keys(self):
         self.capture_action.setShortcut(QKeySequence(self.settings.get("keys/capture_next")))
         self.end_exam_action.setShortcut(QKeySequence(self.settings.get("keys/end_exam")))
-        self.live.side.capture_btn.setText(f"Capture + next plane ({self.settings.get('keys/capture_next')})")
+        self.live.side.capture_btn.setText(f"Capture ({self.settings.get('keys/capture_next')})")
 
     def open_file_as_live(self):
         p, _ = QFileDialog.getOpenFileName(self, "Play a file as live", "", VIDEO_FILTER)
@@ -273,6 +274,7 @@ class MainWindow(QMainWindow):
     def _live_status(self, text: str):
         if self.tabs.currentWidget() is self.live:
             self.status_label.setText(text)
+            self.status_label.setToolTip(text)
 
     def _cine_message(self, t: str):
         self.statusBar().showMessage(t, 4000)

@@ -76,9 +76,7 @@ class PlanePanel(QFrame):
                 for _, words, ok in rows))
         elif result is not None and result.plane is not None and not result.assessed:
             self.checks.setText("no checklist for this plane")
-        elif result is not None and result.plane is None:
-            self.checks.setText("checklist: not assessed by this model")
-        else:
+        else:  # no plane head: the plane line already says "not assessed by this model"
             self.checks.setText("")
         self.ood.setVisible(bool(result is not None and result.ood))
 

@@ -96,8 +96,7 @@ def exam_report_image(exam, header: dict, width: int = 1240) -> QImage:
     pg.line("No patient data: only the imaging region of each frame is kept.", 16, color=DIM)
     pg.warnings(header.get("warnings") or [])
     pg.legend()
-    rows = len(exam.planes)
-    row_h = (pg.H - pg.y - pg.m - 40) / rows
+    row_h = (pg.H - pg.y - pg.m - 40) / len(exam.planes)  # the most a plane may take
     for plane in exam.planes:
         y0 = pg.y
         c = exam.best.get(plane)
@@ -106,7 +105,7 @@ def exam_report_image(exam, header: dict, width: int = 1240) -> QImage:
         title = PLANE_SHORT.get(plane, plane)
         if c is None:
             p.drawText(QRectF(pg.m, y0, pg.W, 30), Qt.AlignLeft, f"{title}: not captured")
-            pg.y += row_h
+            pg.y += 48
             continue
         heat = blend(c.crop, c.loss, (0, 0, c.crop.shape[1], c.crop.shape[0]))
         qi = to_qimage(_pair(c.crop, heat)).scaled(int(pg.W * 0.58), int(row_h - 44), Qt.KeepAspectRatio,
@@ -139,7 +138,7 @@ def exam_report_image(exam, header: dict, width: int = 1240) -> QImage:
         p.drawText(QRectF(x1, yy + 4, pg.W - x1 - pg.m, 22), Qt.AlignLeft,
                    f"{how}, {time.strftime('%H:%M:%S', time.localtime(c.t))}"
                    + (" · ⚠ unlike the training data" if c.result.ood else ""))
-        pg.y = y0 + row_h
+        pg.y = max(y0 + 34 + qi.height(), yy + 26) + 24  # tight: the next plane right below
     return pg.finish()
 
 

@@ -75,12 +75,12 @@ class Gauge(QWidget):
         """Where things are drawn: the dial is the upper half-circle around the pivot, so the needle is
         always above ``cy + pivot_r``; the number and the band sit below it (never under the needle)."""
         w, h = self.width(), self.height()
-        r = max(20.0, min(w / 2 - 26, (h - 22) / 1.92))
+        r = max(20.0, min(w / 2 - 26, (h - 20) / 1.9, (h - 36) / 1.68))  # number + band fit below
         cx, cy = w / 2, 16 + r
         pivot = r * 0.06
         num_px = max(18, int(r * 0.62))  # 2.3x the old r/5 pt (≈ 0.27 r px) number
         num = QRectF(0, cy + pivot + 2, w, num_px * 1.0)
-        band = QRectF(0, num.bottom() - 2, w, max(14.0, r * 0.16))
+        band = QRectF(0, num.bottom() - 2, w, max(18.0, r * 0.2))
         return {"r": r, "cx": cx, "cy": cy, "pivot_r": pivot, "number": num, "number_px": num_px, "band": band,
                 "tick_px": max(9, int(r / 10))}
 
@@ -138,7 +138,7 @@ class Gauge(QWidget):
         p.setPen(colr)
         p.drawText(g["number"], Qt.AlignCenter, num)
         f2 = QFont(self.font())
-        f2.setPixelSize(max(11, int(g["band"].height() * 0.8)))
+        f2.setPixelSize(max(11, int(g["band"].height() * 0.7)))
         f2.setBold(True)
         p.setFont(f2)
         p.setPen(QColor(120, 170, 255) if self.frozen else colr)
@@ -362,3 +362,21 @@ def draw_path_note(p: QPainter, rect: QRectF, text: str, color=QColor(255, 255, 
     p.fillPath(path, QColor(0, 0, 0, 150))
     p.setPen(color)
     p.drawText(rect, Qt.AlignCenter, text)
+
+
+class ElideLabel(QLabel):
+    """A one-line label that elides its text to its width (the status bar at 800 px: nothing cut mid-word)."""
+
+    def __init__(self, text: str = "", parent=None):
+        super().__init__(text, parent)
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+
+    def minimumSizeHint(self):
+        return QSize(10, super().minimumSizeHint().height())
+
+    def paintEvent(self, e):
+        p = QPainter(self)
+        p.setPen(self.palette().windowText().color())
+        t = self.fontMetrics().elidedText(self.text(), Qt.ElideRight, max(10, self.width() - 2))
+        p.drawText(self.rect(), Qt.AlignLeft | Qt.AlignVCenter, t)
+        p.end()

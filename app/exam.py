@@ -153,7 +153,7 @@ class CoverageStrip(QWidget):
         super().__init__(parent)
         self.coverage: dict[str, float | None] = {p: None for p in ASSESSED_PLANES}
         self.target = ASSESSED_PLANES[0]
-        self.setMinimumHeight(44)
+        self.setMinimumHeight(46)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
         self.setToolTip("Planes of this exam: captured (score) or still to do. Click one to scan it next.")
 
@@ -161,8 +161,9 @@ class CoverageStrip(QWidget):
         return QSize(300, 48)
 
     def set_state(self, coverage: dict, target: str | None) -> None:
-        self.coverage, self.target = dict(coverage), target
-        self.update()
+        if coverage != self.coverage or target != self.target:
+            self.coverage, self.target = dict(coverage), target
+            self.update()
 
     def texts(self) -> list[str]:
         return [f"{PLANE_SHORT.get(p, p)} {'✓ %.0f' % s if s is not None else '· to do'}" for p, s in self.coverage.items()]
@@ -181,20 +182,11 @@ class CoverageStrip(QWidget):
         p.end()
 
     def paint_to(self, p: QPainter, rect: QRectF) -> None:
-        from PySide6.QtGui import QFontMetrics
-
         n = max(1, len(self.coverage))
         w = rect.width() / n
         f = QFont(p.font())
         f.setBold(True)
-        px = max(9, int(rect.height() * 0.34))
-        widest = max(self.texts(), key=len)
-        while px > 9:  # the largest font at which every box's text fits its box
-            f.setPixelSize(px)
-            if QFontMetrics(f).horizontalAdvance(widest) <= w - 12:
-                break
-            px -= 1
-        f.setPixelSize(px)
+        f.setPixelSize(max(10, min(int(rect.height() * 0.3), int(w / 8))))
         p.setFont(f)
         colors = {"standard": QColor(46, 160, 67), "acceptable": QColor(200, 140, 20), "non-standard": QColor(190, 55, 45)}
         for k, (plane, s) in enumerate(self.coverage.items()):
@@ -204,7 +196,8 @@ class CoverageStrip(QWidget):
             p.setPen(QPen(QColor(120, 180, 255), 3) if plane == self.target else QPen(QColor(90, 94, 100), 1))
             p.drawRoundedRect(r, 5, 5)
             p.setPen(QColor(255, 255, 255) if s is not None else QColor(200, 200, 200))
-            p.drawText(r, Qt.AlignCenter, self.texts()[k])
+            # two lines (the plane, then ✓ score or "to do"), so the words fit a box at 800 px
+            p.drawText(r, Qt.AlignCenter, f"{PLANE_SHORT.get(plane, plane)}\n{'✓ %.0f' % s if s is not None else 'to do'}")
 
 
 class LiveExam:

@@ -46,14 +46,22 @@ LUT = _make_lut()
 
 
 def fan_mask(crop: np.ndarray, shape: tuple[int, int] | None = None) -> np.ndarray:
-    """True where the ROI crop is image (not the black outside the fan); resized to ``shape`` (h, w)."""
+    """True inside the imaging region of the ROI crop: the convex hull of its largest non-black part
+    (a fan or a rectangle is convex, so dark fluid or an acoustic shadow inside it still counts),
+    resized to ``shape`` (h, w)."""
     g = crop if crop.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(crop[..., :3]), cv2.COLOR_BGR2GRAY)
     if shape is not None and g.shape[:2] != tuple(shape):
         g = cv2.resize(g, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
     m = (g > FAN_BLACK).astype(np.uint8)
-    k = max(3, (min(m.shape) // 40) | 1)
-    m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))  # speckle holes inside the fan
-    return m.astype(bool)
+    k = max(3, (min(m.shape) // 30) | 1)
+    m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))  # join the speckle
+    cs, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not cs:
+        return m.astype(bool)
+    big = max(cs, key=cv2.contourArea)
+    out = np.zeros_like(m)
+    cv2.fillPoly(out, [cv2.convexHull(big)], 1)
+    return out.astype(bool)
 
 
 def colourise(loss_patch: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:

@@ -3,8 +3,9 @@ that plane ✓/✗, the out-of-distribution warning, and the FROZEN state. Fed a
 :class:`engine.result.FrameResult` (live, cine review, report)."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from engine.result import CRITERION_LABELS, NOT_ASSESSED, plane_checklist
 
@@ -27,6 +28,52 @@ def plane_words(result) -> str:
     return result.plane_label
 
 
+class ChecklistView(QWidget):
+    """The ✓/✗ rows, painted (a new result repaints them; nothing is laid out again, so the live view's
+    GUI thread stays cheap at 30–60 results a second)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.rows: list[tuple[str, str, bool]] = []
+        self.note = ""
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.setMinimumHeight(20)
+
+    def sizeHint(self):
+        return QSize(240, 10 * self.fontMetrics().height())
+
+    def set_rows(self, rows, note: str = "") -> None:
+        if rows != self.rows or note != self.note:
+            self.rows, self.note = rows, note
+            self.update()
+
+    def text(self) -> str:
+        """What is shown, as text (for tests and the tooltip)."""
+        return "\n".join(f"{TICK if ok else CROSS} {w}" for _, w, ok in self.rows) or self.note
+
+    def paintEvent(self, e):
+        p = QPainter(self)
+        fm = self.fontMetrics()
+        lh = fm.height()
+        fg = self.palette().windowText().color()
+        if not self.rows:
+            p.setPen(fg)
+            p.drawText(QRectF(0, 0, self.width(), lh), Qt.AlignLeft | Qt.AlignVCenter, self.note)
+        # two columns when the rows do not fit one above the other
+        cols = 1 if len(self.rows) * lh <= self.height() else 2
+        per = (len(self.rows) + cols - 1) // cols
+        cw = self.width() / cols
+        for k, (_, words, ok) in enumerate(self.rows):
+            c, r = divmod(k, per)
+            x, y = c * cw, r * lh
+            p.setPen(QColor(GOOD_C if ok else BAD_C))
+            p.drawText(QRectF(x, y, 16, lh), Qt.AlignLeft | Qt.AlignVCenter, TICK if ok else CROSS)
+            p.setPen(fg)
+            p.drawText(QRectF(x + 16, y, cw - 18, lh), Qt.AlignLeft | Qt.AlignVCenter,
+                       fm.elidedText(words, Qt.ElideRight, int(cw - 18)))
+        p.end()
+
+
 class PlanePanel(QFrame):
     def __init__(self, parent=None, compact: bool = False):
         super().__init__(parent)
@@ -40,9 +87,7 @@ class PlanePanel(QFrame):
         f.setPointSizeF(f.pointSizeF() * (1.15 if compact else 1.35))
         f.setBold(True)
         self.plane_label.setFont(f)
-        self.checks = QLabel("")
-        self.checks.setTextFormat(Qt.RichText)
-        self.checks.setWordWrap(True)
+        self.checks = ChecklistView()
         self.ood = QLabel(OOD_TEXT)
         self.ood.setWordWrap(True)
         self.ood.setStyleSheet("QLabel { color: #111; background: #e3b341; padding: 2px 4px; font-weight: bold; }")
@@ -55,30 +100,29 @@ class PlanePanel(QFrame):
         lay.setSpacing(2)
         lay.addWidget(self.state)
         lay.addWidget(self.plane_label)
-        lay.addWidget(self.checks)
+        lay.addWidget(self.checks, 1)
         lay.addWidget(self.ood)
-        lay.addStretch(1)
         self._flash_timer = QTimer(self)
         self._flash_timer.setSingleShot(True)
         self._flash_timer.timeout.connect(self._unflash)
         self.flashing = False
 
     def set_result(self, result) -> None:
-        """Show ``result`` (a FrameResult or None); ignored while frozen."""
+        """Show ``result`` (a FrameResult or None); ignored while frozen. Widgets change only when what
+        they show changes."""
         if self.frozen:
             return
         self.result = result
-        self.plane_label.setText(plane_words(result))
+        words = plane_words(result)
+        if words != self.plane_label.text():
+            self.plane_label.setText(words)
         rows = checklist_rows(result)
-        if rows:
-            self.checks.setText("<br>".join(
-                f"<span style='color:{GOOD_C if ok else BAD_C}; font-weight:bold'>{TICK if ok else CROSS}</span> {words}"
-                for _, words, ok in rows))
-        elif result is not None and result.plane is not None and not result.assessed:
-            self.checks.setText("no checklist for this plane")
-        else:  # no plane head: the plane line already says "not assessed by this model"
-            self.checks.setText("")
-        self.ood.setVisible(bool(result is not None and result.ood))
+        note = "no checklist for this plane" if (result is not None and result.plane is not None
+                                                  and not result.assessed) else ""
+        self.checks.set_rows(rows, note)
+        ood = bool(result is not None and result.ood)
+        if ood != self.ood.isVisibleTo(self):
+            self.ood.setVisible(ood)
 
     def rows(self) -> list[tuple[str, str, bool]]:
         return checklist_rows(self.result)

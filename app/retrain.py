@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import QProcess, Signal
-from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
                                QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout)
 
@@ -43,6 +43,8 @@ def combo(items) -> QComboBox:
 
 def fmt(v, ci=None) -> str:
     """0.8123 (0.74–0.88): the value with its 95 % interval where the evaluation gave one."""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
     if not isinstance(v, float):
         return str(v)
     t = f"{v:.3f}"
@@ -70,6 +72,7 @@ class RetrainDialog(QDialog):
         self.proc: QProcess | None = None
         self.state = "idle"
         self.events: list[dict] = []
+        self._epochs: list[dict] = []
         self.new_model: str | None = None
         self.eval_results: dict[str, dict] = {}
         self._buf = b""
@@ -116,7 +119,7 @@ class RetrainDialog(QDialog):
         self.status.setWordWrap(True)
         self.loss_plot = pg.PlotWidget(title="training loss")
         self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen((240, 180, 40), width=2), symbol="o", symbolSize=5)
-        self.val_plot = pg.PlotWidget(title="agreement with the labels on held-out images: SRCC (blue), PLCC (green)")
+        self.val_plot = pg.PlotWidget(title="held-out agreement: SRCC (blue), PLCC (green)")
         self.val_plot.setYRange(-0.1, 1.05)
         self.srcc_curve = self.val_plot.plot([], [], pen=pg.mkPen((80, 160, 255), width=2), symbol="o", symbolSize=5)
         self.plcc_curve = self.val_plot.plot([], [], pen=pg.mkPen((60, 200, 90), width=2), symbol="t", symbolSize=5)
@@ -130,9 +133,10 @@ class RetrainDialog(QDialog):
         self.table.setHorizontalHeaderLabels(["test split", "current model", "new model"])
         self.table.setVisible(False)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(22)
-        self.table.setMaximumHeight(190)
+        self.table.setMaximumHeight(220)
         self.accept_btn = QPushButton("Use the new model")
         self.accept_btn.setVisible(False)
         self.accept_btn.clicked.connect(self.accept_new)
@@ -142,7 +146,7 @@ class RetrainDialog(QDialog):
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(500)
-        self.log.setMaximumHeight(90)
+        self.log.setMaximumHeight(70)
 
         lay = QVBoxLayout(self)
         lay.addLayout(form)
@@ -271,6 +275,7 @@ class RetrainDialog(QDialog):
                                 f"held-out SRCC {ev['val_srcc']:.3f}, PLCC {ev['val_plcc']:.3f}")
         elif kind == "done":
             self.new_model = ev.get("model")
+            self.progress.setValue(self.progress.maximum())  # early stopping ends before the last step
             self.early_stop = self._early_stop_text()
         elif kind == "error":
             self._log("error: " + str(ev.get("message")))
@@ -372,6 +377,7 @@ class RetrainDialog(QDialog):
             for c, d in ((1, cur), (2, new)):
                 v = d.get(m, "not evaluated" if "error" in d else "—")
                 self.table.setItem(r, c, QTableWidgetItem(fmt(v, (d.get("ci95") or {}).get(m))))
+        self.table.setMinimumHeight(min(240, 26 + 22 * len(rows) + 4))
         self.table.setVisible(True)
         better = new.get("srcc", -1) >= cur.get("srcc", -1) if "srcc" in new else False
         text = "The new model " + ("matches or beats" if better else "does NOT beat") + \

@@ -65,7 +65,8 @@ def apply(name: str = "dark", app: QApplication | None = None) -> str:
         return name
     app.setStyle("Fusion")  # the platform styles ignore a dark palette in places (Windows)
     app.setPalette(palette(name))
-    app.setStyleSheet(style_sheet(name))
+    # no application-wide style sheet: it would route every widget's painting through the (slower)
+    # style-sheet style; the palette and Fusion give the whole look (style_sheet() stays for dialogs)
     import pyqtgraph as pg
 
     bg, fg = plot_colors()

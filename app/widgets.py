@@ -44,7 +44,7 @@ class Gauge(QWidget):
         self.good, self.acceptable = 80.0, 60.0
         self.stale = False
         self.frozen = False
-        self.setMinimumSize(180, 150)
+        self.setMinimumSize(180, 140)
         self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Preferred)
 
     def sizeHint(self):

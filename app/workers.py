@@ -440,8 +440,11 @@ class ScoringWorker(threading.Thread):
                     sink(out)
                 except Exception:  # noqa: BLE001
                     pass
-            self.signals.result.emit(out)
-            self.capture.poke()
+            try:
+                self.signals.result.emit(out)
+                self.capture.poke()
+            except RuntimeError:  # the view was deleted while this frame was scored: stop quietly
+                break
 
 
 @dataclass

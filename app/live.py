@@ -19,8 +19,10 @@ from engine import sources
 from . import heat
 from .exam import LiveExam
 from .frame_item import FrameItem
+from .live_capture import LiveCaptures
 from .live_side import LiveSide
-from .recorder import Recorder, save_png_async, stamp
+from .live_source import SourceStates
+from .recorder import Recorder
 from .settings import Settings
 from .widgets import Banner, band_color, to_qimage
 from .workers import CaptureWorker, Pipeline, RoiPolicy, ScoringWorker, WorkerSignals, clock
@@ -28,7 +30,7 @@ from .workers import CaptureWorker, Pipeline, RoiPolicy, ScoringWorker, WorkerSi
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
 
-class LiveView(QWidget):
+class LiveView(SourceStates, LiveCaptures, QWidget):
     status_changed = Signal(str)
     message = Signal(str)  # transient status-bar messages (saved files ...)
     source_started = Signal(str)  # the spec that is now giving frames (only then is it "last used")
@@ -199,66 +201,6 @@ class LiveView(QWidget):
         self.status_changed.emit(f"source: {name}")
         self.source_started.emit(self.spec)
 
-    def clear_view(self, why: str) -> None:
-        """A failed source: no stale frame, heatmap or score on screen; ``why`` says what happened."""
-        self.image_item.clear()
-        self.heat_item.clear()
-        self.heat_item.setVisible(False)
-        self.roi_item.setVisible(False)
-        self.last_frame = self.last_result = None
-        self.gauge.target = self.gauge.value = None
-        self.gauge.stale = True
-        self.gauge.update()
-        self.panel.clear("no image")
-        self._trend.clear()
-        self.trend_curve.setData([], [])
-        self.banner.set_part("synthetic", None)
-        self.overlay_text.setText(why)
-        self.vb.setRange(xRange=(0, 800), yRange=(0, 600), padding=0)
-        self.overlay_text.setPos(400, 300)
-        self.overlay_text.setVisible(True)
-
-    def _on_signal_lost(self, why: str):
-        self.signal_lost = True
-        self.source_state = "lost"
-        self.banner.set_part("signal", "SIGNAL LOST — frames stopped; check the scanner's video cable; retrying every second")
-        self.overlay_text.setText("SIGNAL LOST — retrying…")
-        self._place_overlay()
-        self.overlay_text.setVisible(True)
-        self.gauge.stale = True
-        self.gauge.update()
-
-    def _on_device_missing(self, why: str):
-        self.source_state = "missing"
-        self.banner.set_part("signal", f"DEVICE NOT FOUND — no capture device answers at {self.spec} ({why}); "
-                                       "plug it in or choose another in File ▸ Live source; retrying every second")
-        self.clear_view(f"DEVICE NOT FOUND: {self.spec}")
-
-    def _on_signal_regained(self):
-        self.signal_lost = False
-        self.source_state = "live"
-        self.banner.set_part("signal", None)
-        self.overlay_text.setVisible(False)
-        self.roi_item.setVisible(True)
-        self.heat_item.setVisible(self.heat_check.isChecked())
-        self.gauge.stale = False
-        self.gauge.update()
-        self.message.emit("signal back")
-
-    def _on_error(self, text: str):
-        first = text.splitlines()[0] if text else "error"
-        self.message.emit(first)
-        self.last_error = text
-        if self.pipeline is not None and self.pipeline.capture.captured == 0 and text.startswith("cannot open"):
-            self.source_state = "failed"
-            self.banner.set_part("signal", f"NO SOURCE — {first} (choose one in File ▸ Live source)")
-            self.clear_view("NO SOURCE")
-
-    def _on_ended(self):
-        if self.source_state != "failed":
-            self.source_state = "ended"
-        self.message.emit("source ended")
-
     def _on_auto_roi(self, t):
         if self.pipeline and self.pipeline.scoring.roi_policy.user_box is None:
             self._set_roi_item(t[:4])
@@ -428,54 +370,6 @@ class LiveView(QWidget):
         self.heat_item.setOpacity(v / 100.0)
         self.settings.set("overlay/opacity", v / 100.0)
 
-    def _export_images(self, res, prefix: str) -> list[Path]:
-        """Save the ROI crop (no burned-in text) with and without heatmap (in the saver thread)."""
-        if res is None or res.frame is None:
-            return []
-        out = self.settings.output_dir()
-        name = f"{prefix}_{stamp()}_q{res.score:.0f}"
-        paths = [out / f"{name}.png", out / f"{name}_heatmap.png"]
-        opacity = max(0.3, self.opacity.value() / 100)
-        img, roi, patch = res.frame.image, res.roi, res.heat_patch
-        x, y, w, h = roi
-        save_png_async(paths[0], lambda: img[y : y + h, x : x + w])
-        save_png_async(paths[1], lambda: heat.blend(img, patch, roi, opacity)[y : y + h, x : x + w])
-        self.saved_files += paths
-        return paths
-
-    def shown_result(self):
-        """The result on screen: while frozen, the frozen one."""
-        return self.frozen_result if self.frozen else self.last_result
-
-    def snapshot(self) -> list[Path]:
-        """Save the frame on screen (with its score) as PNGs."""
-        paths = self._export_images(self.shown_result(), "snapshot")
-        self.message.emit(f"snapshot saved: {paths[0].name}" if paths else "nothing to save yet")
-        return paths
-
-    def save_best(self) -> list[Path]:
-        paths = self._export_images(self.best, "best")
-        self.message.emit(f"best frame saved: {paths[0].name}" if paths else "no best frame yet")
-        return paths
-
-    def capture_and_next(self):
-        """The "capture and next plane" key (any widget focused; see the main window)."""
-        if self.paused:
-            return None
-        cap = self.exam.capture_and_next(self.shown_result())
-        t = self.exam.exam.target
-        self.message.emit((f"captured {cap.plane} ({cap.score:.0f}); " if cap else "nothing to capture; ")
-                          + (f"next: {t}" if t else "all planes captured"))
-        return cap
-
-    def end_exam(self, header: dict | None = None) -> list[Path]:
-        """Write the exam's folder (final best frame per plane + report) and start a new exam."""
-        header = header if header is not None else getattr(self, "report_header", lambda: {})()
-        paths = self.exam.finish(header)
-        self.message.emit(f"exam written to {paths[0].parent}" if paths else "exam ended (nothing captured)")
-        self.exam_written.emit(paths)
-        return paths
-
     def new_sweep(self) -> None:
         self.best = None
         self.best_label.setPixmap(QPixmap())
@@ -491,43 +385,6 @@ class LiveView(QWidget):
         self.best_label.setPixmap(pm)
         col = band_color(b.score, self.gauge.good, self.gauge.acceptable).name()
         self.best_caption.setText(f"<b style='color:{col}'>best {b.score:.0f}</b> at {time.strftime('%H:%M:%S')}")
-
-    def toggle_record(self) -> bool:
-        if self.recorder is None:
-            if self.pipeline is None:
-                return False
-            fps = self.pipeline.capture.fps or self.pipeline.capture.fps_meter.rate() or 30.0
-            self.recorder = Recorder(self.settings.output_dir(), fps=fps)
-            self.pipeline.capture.recorder = self.recorder
-            self.pipeline.scoring.sink = self.recorder.add_score
-            self.rec_text.setVisible(True)
-            self._place_overlay()
-            self.message.emit(f"recording to {self.recorder.video_path.name}")
-            return True
-        rec = self.recorder
-        self.recorder = None
-        if self.pipeline is not None:
-            self.pipeline.capture.recorder = None
-            self.pipeline.scoring.sink = None
-        video, csv_path = rec.stop()
-        self.rec_text.setVisible(False)
-        self.last_recording = (video, csv_path)
-        self.message.emit(f"recording saved: {video.name if video else '(no frames)'} + {csv_path.name}")
-        return False
-
-    def counts(self) -> dict:
-        p = self.pipeline
-        if p is None:
-            return {"captured": 0, "scored": 0, "dropped": 0, "drawn": self.frames_drawn}
-        lat = list(self.image_item.latencies)
-        return {
-            "captured": p.capture.captured,
-            "scored": p.scoring.scored,
-            "dropped": p.dropped,
-            "drawn": self.frames_drawn,
-            "latency_p50_ms": float(np.percentile(lat, 50)) if lat else None,
-            "latency_p95_ms": float(np.percentile(lat, 95)) if lat else None,
-        }
 
     def closeEvent(self, e):
         self.stop()

@@ -12,6 +12,12 @@ from engine.result import CRITERION_LABELS, NOT_ASSESSED, plane_checklist
 OOD_TEXT = "⚠ unlike the training data — score may be wrong"
 TICK, CROSS = "✓", "✗"
 GOOD_C, BAD_C = "#3fb950", "#f85149"
+#: shorter words for the two-column checklist (a narrow panel); the tooltip has the full ones
+SHORT = {"structures": "All structures", "plane": "Plane, symmetric", "zoom": "Zoom 1/3–2/3",
+         "settings": "Gain, settings", "artefacts": "No artefacts", "skull": "Skull ellipse",
+         "midline": "Midline (falx)", "thalami": "Thalami", "csp": "CSP", "third_ventricle": "3rd ventricle",
+         "abdomen": "Round section", "stomach": "Stomach", "umbilical_vein": "Umbilical vein", "spine": "Spine",
+         "ribs": "Ribs, symmetric", "diaphysis": "Whole diaphysis", "end_a": "End 1", "end_b": "End 2"}
 
 
 def checklist_rows(result) -> list[tuple[str, str, bool]]:
@@ -36,15 +42,22 @@ class ChecklistView(QWidget):
         super().__init__(parent)
         self.rows: list[tuple[str, str, bool]] = []
         self.note = ""
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
-        self.setMinimumHeight(20)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
 
     def sizeHint(self):
-        return QSize(240, 10 * self.fontMetrics().height())
+        n = len(self.rows) or (1 if self.note else 0)
+        return QSize(240, n * self.fontMetrics().height())
+
+    def minimumSizeHint(self):
+        return QSize(100, min(self.sizeHint().height(), 5 * self.fontMetrics().height()))
 
     def set_rows(self, rows, note: str = "") -> None:
         if rows != self.rows or note != self.note:
+            relayout = len(rows) != len(self.rows) or bool(note) != bool(self.note)
             self.rows, self.note = rows, note
+            self.setToolTip(self.text())
+            if relayout:  # only when the plane changes (a new checklist length), not per frame
+                self.updateGeometry()
             self.update()
 
     def text(self) -> str:
@@ -63,7 +76,9 @@ class ChecklistView(QWidget):
         cols = 1 if len(self.rows) * lh <= self.height() else 2
         per = (len(self.rows) + cols - 1) // cols
         cw = self.width() / cols
-        for k, (_, words, ok) in enumerate(self.rows):
+        for k, (crit, words, ok) in enumerate(self.rows):
+            if cols > 1:
+                words = SHORT.get(crit, words)
             c, r = divmod(k, per)
             x, y = c * cw, r * lh
             p.setPen(QColor(GOOD_C if ok else BAD_C))
@@ -100,7 +115,7 @@ class PlanePanel(QFrame):
         lay.setSpacing(2)
         lay.addWidget(self.state)
         lay.addWidget(self.plane_label)
-        lay.addWidget(self.checks, 1)
+        lay.addWidget(self.checks)
         lay.addWidget(self.ood)
         self._flash_timer = QTimer(self)
         self._flash_timer.setSingleShot(True)

@@ -4,6 +4,7 @@ panel and exam strip, cine review, the exam report and the retrain dialog, all i
 The live view and cine review run the real program on the built-in SYNTHETIC demo with the shipped
 default model. The exam is the demo's: the demo shows a head only and the default model has no plane head, so the
 head is captured (under the plane the strip asks for) and abdomen / femur stay "to do". The
+panel screenshot uses a test double for the plane outputs (see below). The
 retrain dialog is shown after a replayed progress log (tools/retrain_replay.jsonl: the JSON lines a
 real `fuiqa train` run printed), not a run made here — training would take minutes on this machine.
 """
@@ -97,6 +98,18 @@ def main(out: Path, size=(1280, 720)) -> int:
     wait(400)
     d.grab().save(str(out / "screenshot_retrain.png"))
     d.close()
+    # the plane and checklist panel filled: the shipped model has no plane head yet, so a test double
+    # (tests/test_gui_fakes.PlaneScorer) gives a head plane, its checklist with CSP and third ventricle
+    # missing, and the out-of-distribution flag — values set by hand, to show the layout only
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_gui_fakes import PlaneScorer
+
+    met = ["skull", "midline", "thalami", "plane", "zoom", "settings", "structures"]
+    win.scorer = PlaneScorer("head", 84.0, met=met, ood=True)
+    win.live.exam.finish({})  # a fresh exam for this picture
+    win.start_source("demo")
+    wait(3000)
+    win.grab().save(str(out / "screenshot_live_panel.png"))
     win.close()
     app.quit()
     return 0

@@ -49,9 +49,9 @@ def fan_mask(crop: np.ndarray, shape: tuple[int, int] | None = None) -> np.ndarr
     """True inside the imaging region of the ROI crop: the convex hull of its largest non-black part
     (a fan or a rectangle is convex, so dark fluid or an acoustic shadow inside it still counts),
     resized to ``shape`` (h, w)."""
+    if shape is not None and crop.shape[:2] != tuple(shape):  # small first, then gray: cheap per frame
+        crop = cv2.resize(np.ascontiguousarray(crop), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
     g = crop if crop.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(crop[..., :3]), cv2.COLOR_BGR2GRAY)
-    if shape is not None and g.shape[:2] != tuple(shape):
-        g = cv2.resize(g, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
     m = (g > FAN_BLACK).astype(np.uint8)
     k = max(3, (min(m.shape) // 30) | 1)
     m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))  # join the speckle
@@ -73,14 +73,34 @@ def colourise(loss_patch: np.ndarray, mask: np.ndarray | None = None) -> np.ndar
     return rgba
 
 
-def overlay_rgba(frame: np.ndarray, loss_patch: np.ndarray, roi, max_side: int | None = 192) -> np.ndarray:
+class MaskCache:
+    """The fan mask of the live stream, found again every ``every_s`` or when the ROI or size changes
+    (the fan does not move from frame to frame; this keeps the scoring thread's cost per frame low)."""
+
+    def __init__(self, every_s: float = 0.5):
+        self.every_s = every_s
+        self._key = None
+        self._t = -1e9
+        self._mask = None
+
+    def get(self, frame, roi, shape, now: float):
+        key = (tuple(roi), tuple(shape), frame.shape)
+        if key != self._key or now - self._t > self.every_s:
+            x, y, w, h = roi
+            self._mask, self._key, self._t = fan_mask(frame[y : y + h, x : x + w], shape), key, now
+        return self._mask
+
+
+def overlay_rgba(frame: np.ndarray, loss_patch: np.ndarray, roi, max_side: int | None = 192,
+                 cache: MaskCache | None = None, now: float = 0.0) -> np.ndarray:
     """Small RGBA overlay for the ROI of ``frame`` (drawn stretched over the ROI)."""
     x, y, w, h = roi
     h0, w0 = loss_patch.shape[:2]
     if max_side and max(h0, w0) > max_side:
         k = max_side / max(h0, w0)
         loss_patch = cv2.resize(loss_patch, (max(1, int(w0 * k)), max(1, int(h0 * k))), interpolation=cv2.INTER_AREA)
-    mask = fan_mask(frame[y : y + h, x : x + w], loss_patch.shape[:2])
+    shape = loss_patch.shape[:2]
+    mask = cache.get(frame, roi, shape, now) if cache is not None else fan_mask(frame[y : y + h, x : x + w], shape)
     return colourise(loss_patch, mask)
 
 

@@ -89,6 +89,34 @@ class ChecklistView(QWidget):
         p.end()
 
 
+class PaintedText(QWidget):
+    """A bold line or two of text, painted: setText repaints, never lays the panel out again."""
+
+    def __init__(self, text: str = "", scale: float = 1.3, parent=None):
+        super().__init__(parent)
+        self._text = text
+        f = self.font()
+        f.setPointSizeF(f.pointSizeF() * scale)
+        f.setBold(True)
+        self.setFont(f)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.setFixedHeight(int(self.fontMetrics().height() * 2.1))
+
+    def text(self) -> str:
+        return self._text
+
+    def setText(self, t: str) -> None:
+        if t != self._text:
+            self._text = t
+            self.update()
+
+    def paintEvent(self, e):
+        p = QPainter(self)
+        p.setPen(self.palette().windowText().color())
+        p.drawText(self.rect(), Qt.AlignLeft | Qt.AlignTop | Qt.TextWordWrap, self._text)
+        p.end()
+
+
 class PlanePanel(QFrame):
     def __init__(self, parent=None, compact: bool = False):
         super().__init__(parent)
@@ -96,16 +124,14 @@ class PlanePanel(QFrame):
         self.setFrameShape(QFrame.StyledPanel)
         self.result = None
         self.frozen = False
-        self.plane_label = QLabel("plane: —")
-        self.plane_label.setWordWrap(True)
-        f = self.plane_label.font()
-        f.setPointSizeF(f.pointSizeF() * (1.15 if compact else 1.35))
-        f.setBold(True)
-        self.plane_label.setFont(f)
+        self.plane_label = PaintedText("plane: —", 1.15 if compact else 1.3)
         self.checks = ChecklistView()
         self.ood = QLabel(OOD_TEXT)
         self.ood.setWordWrap(True)
         self.ood.setStyleSheet("QLabel { color: #111; background: #e3b341; padding: 2px 4px; font-weight: bold; }")
+        sp = self.ood.sizePolicy()
+        sp.setRetainSizeWhenHidden(True)  # showing / hiding it per frame lays nothing out again
+        self.ood.setSizePolicy(sp)
         self.ood.setVisible(False)
         self.state = QLabel("")
         self.state.setStyleSheet("QLabel { color: white; background: #2f6fb3; padding: 2px 4px; font-weight: bold; }")
@@ -154,14 +180,24 @@ class PlanePanel(QFrame):
         self.frozen = was
 
     def flash(self, ms: int = 900) -> None:
-        """The capture cue: the panel lights up green for a moment."""
+        """The capture cue: the panel lights up green for a moment (painted, no style sheet)."""
         self.flashing = True
-        self.setStyleSheet("QFrame#planePanel { background: #1f6f3a; border: 2px solid #3fb950; }")
+        self.update()
         self._flash_timer.start(ms)
 
     def _unflash(self):
         self.flashing = False
-        self.setStyleSheet("")
+        self.update()
+
+    def paintEvent(self, e):
+        if self.flashing:
+            p = QPainter(self)
+            p.fillRect(self.rect(), QColor("#1f6f3a"))
+            p.setPen(QColor("#3fb950"))
+            p.drawRect(self.rect().adjusted(1, 1, -2, -2))
+            p.end()
+        else:
+            super().paintEvent(e)
 
 
 __all__ = ["PlanePanel", "checklist_rows", "plane_words", "OOD_TEXT", "NOT_ASSESSED"]

@@ -408,7 +408,9 @@ class ScoringWorker(threading.Thread):
     def run(self) -> None:
         from engine.preprocess import heatmap_to_frame
 
-        from .heat import loss_map, overlay_rgba
+        from .heat import MaskCache, loss_map, overlay_rgba
+
+        masks = MaskCache()
 
         slot = self.capture.score_slot
         while not self._halt.is_set():
@@ -423,7 +425,8 @@ class ScoringWorker(threading.Thread):
                 fr = scorer.score([lf.image], [roi])[0]
                 t1 = clock()
                 patch, roi_c = heatmap_to_frame(loss_map(fr), roi, lf.image.shape, scorer.input_size)
-                rgba = overlay_rgba(lf.image, patch, roi_c, self.heat_max_side) if self.colourise else None
+                rgba = (overlay_rgba(lf.image, patch, roi_c, self.heat_max_side, masks, t1)
+                        if self.colourise else None)
                 out = LiveResult(lf.seq, lf.index, lf.t_grab, clock(), fr.score, tuple(roi_c), kind, patch, lf,
                                  (t1 - t0) * 1000, rgba, fr)
             except Exception as e:  # noqa: BLE001

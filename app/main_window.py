@@ -10,6 +10,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
 
 from engine import sources
+from . import dialogs, theme
 from .live import LiveView
 from .settings import Settings
 
@@ -21,6 +22,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("FUIQA Scan Assistant")
         self.settings = settings or Settings()
+        theme.apply(self.settings.get("ui/theme"))
         self.backend = backend or self.settings.get("scoring/backend") or "auto"
         self.model_override = model
         self.scorer = None
@@ -34,8 +36,14 @@ class MainWindow(QMainWindow):
         self.cine = CineReview(self.settings, lambda: self.scorer)
         self.tabs.addTab(self.cine, "Cine review")
         self.setCentralWidget(self.tabs)
-        self.status_label = QLabel("")
+        from .widgets import ElideLabel
+
+        self.status_label = ElideLabel("")  # elided at 800 px, the full text as tooltip
         self.statusBar().addWidget(self.status_label, 1)
+        self.model_label = QLabel("")
+        self.statusBar().addPermanentWidget(self.model_label)
+        self.live.report_header = self.report_header
+        self.live.source_started.connect(lambda spec: self.settings.set("source/last", spec))
         self.live.status_changed.connect(self._live_status)
         self.live.message.connect(lambda t: self.statusBar().showMessage(t, 4000))
         self.cine.message.connect(self._cine_message)
@@ -72,7 +80,8 @@ class MainWindow(QMainWindow):
         self.live.set_scorer(self.scorer)
         self._update_model_banner()
         if self.scorer_error:
-            QMessageBox.warning(self, "Model", self.scorer_error)
+            dialogs.problem(self, "Model", "The chosen model could not be loaded; the shipped default model is "
+                            "used instead.", self.scorer_error)
 
     def _update_model_banner(self) -> None:
         for b in (self.live.banner, self.cine.banner):
@@ -85,6 +94,20 @@ class MainWindow(QMainWindow):
             w = "MODEL TRAINED ON SYNTHETIC DATA — scores are a demonstration only"
         for b in (self.live.banner, self.cine.banner):
             b.set_part("untrained", w)
+        if hasattr(self, "model_label"):
+            name = pkg.meta.get("name", pkg.path.stem) if pkg is not None else "?"
+            self.model_label.setText(f"model: {name}")
+            self.model_label.setToolTip(pkg.describe() if pkg is not None else "")
+
+    def report_header(self) -> dict:
+        """What an exam report says about the model (no patient data)."""
+        pkg = getattr(self.scorer, "package", None)
+        warn = [w for w in (getattr(self.scorer, "warning", None),) if w]
+        if pkg is not None and pkg.synthetic:
+            warn.append("MODEL TRAINED ON SYNTHETIC DATA — a demonstration only")
+        if self.live._src_synthetic:
+            warn.append("SYNTHETIC DEMO SOURCE")
+        return {"model": pkg.describe() if pkg else "?", "warnings": warn}
 
     # ------------------------------------------------------------------ menus
     def _act(self, menu, text, slot, shortcut=None, checkable=False, tip=None) -> QAction:
@@ -121,6 +144,11 @@ class MainWindow(QMainWindow):
         self._act(v, "&Snapshot", self.live.snapshot, "S")
         self.record_action = self._act(v, "&Record", self._record, "R", checkable=True)
         v.addSeparator()
+        self.capture_action = self._act(v, "&Capture and next plane", self.live.capture_and_next,
+                                        self.settings.get("keys/capture_next"))
+        self.capture_action.setShortcutContext(Qt.ApplicationShortcut)  # whatever widget has focus (foot pedal)
+        self.end_exam_action = self._act(v, "&End exam (report)", self.end_exam, self.settings.get("keys/end_exam"))
+        self.end_exam_action.setShortcutContext(Qt.ApplicationShortcut)
         self._act(v, "&New sweep", self.live.new_sweep, "N")
         self._act(v, "Save &best frame", self.live.save_best, "B")
         self._act(v, "&Automatic ROI", self.live.auto_roi, "A")
@@ -202,13 +230,26 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ live actions
     def start_source(self, spec: str | None = None) -> None:
+        """Start a live source; it becomes "last used" only once it gives frames (LiveView.source_started)."""
         spec = spec or self.settings.get("source/last") or "demo"
         if spec != "demo" and not spec.startswith("device:") and not Path(spec).exists():
             self.statusBar().showMessage(f"last source {spec} is missing — starting the demo", 6000)
             spec = "demo"
         self.live.start(spec)
-        self.settings.set("source/last", spec)
         self.tabs.setCurrentWidget(self.live)
+
+    def end_exam(self):
+        paths = self.live.end_exam()
+        if paths:
+            from .report_view import show_report
+
+            self._report_view = show_report(self, paths[0].parent / "report.png")
+        return paths
+
+    def apply_keys(self):
+        self.capture_action.setShortcut(QKeySequence(self.settings.get("keys/capture_next")))
+        self.end_exam_action.setShortcut(QKeySequence(self.settings.get("keys/end_exam")))
+        self.live.side.capture_btn.setText(f"Capture ({self.settings.get('keys/capture_next')})")
 
     def open_file_as_live(self):
         p, _ = QFileDialog.getOpenFileName(self, "Play a file as live", "", VIDEO_FILTER)
@@ -233,6 +274,7 @@ class MainWindow(QMainWindow):
     def _live_status(self, text: str):
         if self.tabs.currentWidget() is self.live:
             self.status_label.setText(text)
+            self.status_label.setToolTip(text)
 
     def _cine_message(self, t: str):
         self.statusBar().showMessage(t, 4000)
@@ -240,7 +282,9 @@ class MainWindow(QMainWindow):
             self.status_label.setText(self.cine.status_text())
 
     def _tab_changed(self, i):
-        if self.tabs.widget(i) is self.cine:
+        on_cine = self.tabs.widget(i) is self.cine
+        self.live.set_paused(on_cine)  # no live scoring, capturing or saving behind the cine tab
+        if on_cine:
             self.status_label.setText(self.cine.status_text())
 
     # ------------------------------------------------------------------ cine
@@ -294,14 +338,15 @@ class MainWindow(QMainWindow):
 
         def done(r):
             if isinstance(r, Exception):
-                QMessageBox.warning(self, "TensorRT", f"Could not build the TensorRT engine:\n{r}")
+                dialogs.problem(self, "TensorRT", "The TensorRT engine could not be built for this GPU; "
+                                "scoring goes on with the current backend.", r)
                 return
             self.backend = "tensorrt"
             self.settings.set("scoring/backend", "tensorrt")
             self.scorer = r
             self.live.set_scorer(r)
             self._update_model_banner()
-            QMessageBox.information(self, "TensorRT", f"TensorRT engine ready: {r.reason}")
+            dialogs.info(self, "TensorRT", "TensorRT engine ready (cached for the next start).")
 
         return run_async(self, "TensorRT", "Building the TensorRT engine for this GPU (cached afterwards) …",
                          lambda: scorers.make_scorer("tensorrt", path), done)
@@ -316,6 +361,8 @@ class MainWindow(QMainWindow):
 
         d = SettingsDialog(self.settings, self)
         if d.exec():
+            theme.apply(self.settings.get("ui/theme"))
+            self.apply_keys()
             self.live.gauge.smoothing_s = self.settings.get("gauge/smoothing_s")
             self.live.apply_thresholds(self.settings.get("thresholds/good"), self.settings.get("thresholds/acceptable"))
             new_backend = self.settings.get("scoring/backend")
@@ -327,17 +374,26 @@ class MainWindow(QMainWindow):
         QMessageBox.information(self, "Keyboard shortcuts",
                                 "Space  freeze / unfreeze\nH  heatmap on / off\nS  snapshot\nR  record on / off\n"
                                 "N  new sweep\nB  save best frame\nA  automatic ROI (drag the box to set it by hand)\n"
-                                "Ctrl+O  open cine for review\nCine review: ←/→ step, P play/pause, L loop")
+                                f"{self.settings.get('keys/capture_next')}  capture and next plane (any focus; a foot pedal)\n"
+                                f"{self.settings.get('keys/end_exam')}  end exam: best frame per plane + report\n"
+                                "Ctrl+O  open cine for review\nCine review: ←/→ step, Home/End first/last, P play/pause, L loop")
 
     def _about(self):
         pkg = getattr(self.scorer, "package", None)
-        QMessageBox.about(self, "About FUIQA Scan Assistant",
+        box = QMessageBox(QMessageBox.Information, "About FUIQA Scan Assistant",
                           "FUIQA Scan Assistant — fetal ultrasound image quality, 0–100 "
                           "(≥ 80 standard, 60–79 acceptable, < 60 non-standard).\n\n"
-                          f"Model: {pkg.describe() if pkg else '?'}\nBackend: {self.scorer.backend} ({self.scorer.reason})\n\n"
-                          "Decision support only; not a diagnostic device.")
+                          f"Model: {pkg.meta.get('name', pkg.path.stem) if pkg else '?'}\n"
+                          f"Scoring backend: {self.scorer.backend}\n\nDecision support only; not a diagnostic device.",
+                          QMessageBox.Ok, self)
+        box.setDetailedText(f"{pkg.describe() if pkg else '?'}\n{self.scorer.reason}")  # technical words: behind Details
+        dialogs.shown.append((box.windowTitle(), box.text(), box.detailedText()))
+        box.open()
+        self._about_box = box
 
     def closeEvent(self, e):
+        if self.settings.get("best/autosave") and self.live.exam.exam.best:
+            self.live.end_exam()  # the exam's final best frame per plane + report, once
         self.live.stop()
         self.cine.stop()
         self.settings.sync()

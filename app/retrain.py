@@ -10,12 +10,13 @@ This module never imports torch.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QProcess, Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+from PySide6.QtCore import QProcess, Signal
+from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
                                QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout)
 
@@ -23,6 +24,33 @@ from .recorder import stamp
 from .settings import Settings
 
 METRICS = ("srcc", "plcc", "krcc", "rmse")
+METRIC_WORDS = {"srcc": "SRCC", "plcc": "PLCC", "krcc": "KRCC", "rmse": "RMSE"}
+#: below this many test images the comparison is mostly chance: say so
+SMALL_TEST = 30
+LOSSES = (("gcc", "GCC — correlation with the labels (recommended)"), ("mse", "Squared error"),
+          ("l1", "Absolute error"), ("nin", "Norm-in-norm"))
+MIXINGS = (("cmx", "CMX — mix similar images (recommended)"), ("mixup", "Mix-up"), ("cmixup", "C-Mixup"),
+           ("none", "None"))
+ARCHS = (("rt", "Fast — real time on a CPU (recommended)"), ("gpu", "Larger — needs a GPU to score live"))
+
+
+def combo(items) -> QComboBox:
+    c = QComboBox()
+    for key, words in items:
+        c.addItem(words, key)
+    return c
+
+
+def fmt(v, ci=None) -> str:
+    """0.8123 (0.74–0.88): the value with its 95 % interval where the evaluation gave one."""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if not isinstance(v, float):
+        return str(v)
+    t = f"{v:.3f}"
+    if ci and len(ci) == 2 and all(isinstance(x, (int, float)) for x in ci):
+        t += f"  ({ci[0]:.2f}–{ci[1]:.2f})"
+    return t
 
 
 def default_trainer_cmd() -> list[str]:
@@ -44,6 +72,7 @@ class RetrainDialog(QDialog):
         self.proc: QProcess | None = None
         self.state = "idle"
         self.events: list[dict] = []
+        self._epochs: list[dict] = []
         self.new_model: str | None = None
         self.eval_results: dict[str, dict] = {}
         self._buf = b""
@@ -63,12 +92,9 @@ class RetrainDialog(QDialog):
         self.batch = QSpinBox()
         self.batch.setRange(2, 512)
         self.batch.setValue(32)
-        self.loss = QComboBox()
-        self.loss.addItems(["gcc", "mse", "l1", "nin"])
-        self.mixing = QComboBox()
-        self.mixing.addItems(["cmx", "mixup", "cmixup", "none"])
-        self.arch = QComboBox()
-        self.arch.addItems(["rt", "gpu"])
+        self.loss = combo(LOSSES)
+        self.mixing = combo(MIXINGS)
+        self.arch = combo(ARCHS)
         self.seed = QSpinBox()
         self.seed.setRange(0, 10**6)
         form = QFormLayout()
@@ -78,10 +104,10 @@ class RetrainDialog(QDialog):
         form.addRow("Labelled data", row)
         form.addRow("Epochs", self.epochs)
         form.addRow("Batch size", self.batch)
-        form.addRow("Loss (GCC = the paper's)", self.loss)
-        form.addRow("Mixing (CMX = the paper's)", self.mixing)
-        form.addRow("Model (rt = CPU real time)", self.arch)
-        form.addRow("Seed", self.seed)
+        form.addRow("How training compares with the labels", self.loss)
+        form.addRow("Mixing of training images", self.mixing)
+        form.addRow("Model size", self.arch)
+        form.addRow("Random seed (same seed, same result)", self.seed)
 
         self.start_btn = QPushButton("Start training")
         self.start_btn.clicked.connect(self.start)
@@ -93,7 +119,7 @@ class RetrainDialog(QDialog):
         self.status.setWordWrap(True)
         self.loss_plot = pg.PlotWidget(title="training loss")
         self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen((240, 180, 40), width=2), symbol="o", symbolSize=5)
-        self.val_plot = pg.PlotWidget(title="validation SRCC (blue) / PLCC (green)")
+        self.val_plot = pg.PlotWidget(title="held-out agreement: SRCC (blue), PLCC (green)")
         self.val_plot.setYRange(-0.1, 1.05)
         self.srcc_curve = self.val_plot.plot([], [], pen=pg.mkPen((80, 160, 255), width=2), symbol="o", symbolSize=5)
         self.plcc_curve = self.val_plot.plot([], [], pen=pg.mkPen((60, 200, 90), width=2), symbol="t", symbolSize=5)
@@ -107,9 +133,10 @@ class RetrainDialog(QDialog):
         self.table.setHorizontalHeaderLabels(["test split", "current model", "new model"])
         self.table.setVisible(False)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(22)
-        self.table.setMaximumHeight(190)
+        self.table.setMaximumHeight(220)
         self.accept_btn = QPushButton("Use the new model")
         self.accept_btn.setVisible(False)
         self.accept_btn.clicked.connect(self.accept_new)
@@ -119,7 +146,7 @@ class RetrainDialog(QDialog):
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(500)
-        self.log.setMaximumHeight(90)
+        self.log.setMaximumHeight(70)
 
         lay = QVBoxLayout(self)
         lay.addLayout(form)
@@ -159,11 +186,13 @@ class RetrainDialog(QDialog):
         self.settings.set("paths/train_data", data)
         self.out_dir = self.settings.models_dir() / f"model_{stamp()}"
         args = ["train", data, "--out", str(self.out_dir), "--progress-jsonl", "--epochs", str(self.epochs.value()),
-                "--batch-size", str(self.batch.value()), "--loss", self.loss.currentText(),
-                "--mixing", self.mixing.currentText(), "--model", self.arch.currentText(), "--seed", str(self.seed.value())]
+                "--batch-size", str(self.batch.value()), "--loss", self.loss.currentData(),
+                "--mixing", self.mixing.currentData(), "--model", self.arch.currentData(), "--seed", str(self.seed.value())]
         self.events.clear()
         self._epochs: list[dict] = []
         self.new_model = None
+        self.early_stop = None
+        self._cancelled = False
         self.eval_results = {}
         self.table.setVisible(False)
         self.accept_btn.setVisible(False)
@@ -188,10 +217,16 @@ class RetrainDialog(QDialog):
         p.readyReadStandardOutput.connect(lambda: self._read(p, on_line))
         p.readyReadStandardError.connect(lambda: self._log(bytes(p.readAllStandardError()).decode(errors="replace")))
         p.finished.connect(lambda code, status: on_finished(code, status))
-        p.errorOccurred.connect(lambda err: self._log(f"process error: {err}"))
+        p.errorOccurred.connect(self._process_error)
         self.proc = p
         self._log("$ " + " ".join([Path(self.cmd[0]).name] + self.cmd[1:] + args))
         p.start()
+
+    def _process_error(self, err):
+        if getattr(self, "_cancelled", False):
+            return  # a cancelled run ends by being stopped: that is not an error worth a log line
+        words = {QProcess.FailedToStart: "the trainer could not be started", QProcess.Crashed: "the trainer stopped unexpectedly"}
+        self._log(words.get(err, "the trainer process reported a problem"))
 
     def _log(self, text: str):
         for line in text.rstrip().splitlines()[-20:]:
@@ -218,8 +253,11 @@ class RetrainDialog(QDialog):
         if kind == "start":
             self._steps_per_epoch = int(ev.get("steps_per_epoch") or 1)
             self.progress.setRange(0, int(ev.get("epochs", 1)) * self._steps_per_epoch)
-            self.status.setText(f"training on {ev.get('n_train', '?')} images (val {ev.get('n_val', '?')}, "
-                                f"test {ev.get('n_test', '?')}), {ev.get('epochs')} epochs, {ev.get('device', '')}")
+            self._patience = (ev.get("config") or {}).get("patience")
+            self._n_test = ev.get("n_test")
+            self.status.setText(f"training on {ev.get('n_train', '?')} images ({ev.get('n_val', '?')} held out to "
+                                f"watch progress, {ev.get('n_test', '?')} kept for the final test), "
+                                f"up to {ev.get('epochs')} passes over the data")
         elif kind == "prepare":
             self.status.setText(f"preparing {ev.get('split')}: {ev.get('done')} / {ev.get('total')}")
         elif kind == "step":
@@ -229,15 +267,32 @@ class RetrainDialog(QDialog):
             self._epochs.append(ev)
             x = [e["epoch"] for e in self._epochs]
             self.loss_curve.setData(x, [e["train_loss"] for e in self._epochs])
+            vals = [e["val_srcc"] for e in self._epochs] + [e["val_plcc"] for e in self._epochs]
             self.srcc_curve.setData(x, [e["val_srcc"] for e in self._epochs])
             self.plcc_curve.setData(x, [e["val_plcc"] for e in self._epochs])
-            self.status.setText(f"epoch {ev['epoch']}/{ev['epochs']}: loss {ev['train_loss']:.4f}, "
-                                f"val SRCC {ev['val_srcc']:.3f}, PLCC {ev['val_plcc']:.3f}")
+            self.val_plot.setYRange(min(-0.1, min(vals) - 0.05), max(1.05, max(vals) + 0.05))  # nothing clipped
+            self.status.setText(f"epoch {ev['epoch']} of {ev['epochs']}: training loss {ev['train_loss']:.4f}, "
+                                f"held-out SRCC {ev['val_srcc']:.3f}, PLCC {ev['val_plcc']:.3f}")
         elif kind == "done":
             self.new_model = ev.get("model")
+            self.progress.setValue(self.progress.maximum())  # early stopping ends before the last step
+            self.early_stop = self._early_stop_text()
         elif kind == "error":
             self._log("error: " + str(ev.get("message")))
             self.status.setText("error: " + str(ev.get("message")))
+
+    def _early_stop_text(self) -> str | None:
+        """Why the run ended before its last epoch (early stopping), in words; None if it ran them all."""
+        if not self._epochs:
+            return None
+        last = self._epochs[-1]
+        if int(last["epoch"]) >= int(last.get("epochs", last["epoch"])):
+            return None
+        best = last.get("best_epoch", "?")
+        pat = getattr(self, "_patience", None)
+        return (f"Stopped early at epoch {last['epoch']} of {last['epochs']}: the held-out agreement (SRCC) had not "
+                f"improved for {pat or 'several'} epochs since epoch {best}, so more training was unlikely to help. "
+                f"The model from epoch {best} is kept.")
 
     def cancel(self):
         """Stop the trainer: SIGTERM (it stops after the current step, writes no model), then kill."""
@@ -257,7 +312,10 @@ class RetrainDialog(QDialog):
         if getattr(self, "_cancelled", False):
             self._cancelled = False
             self.progress.setValue(0)
-            self.status.setText("cancelled — the active model is unchanged")
+            removed = self._remove_run_folder()
+            self.status.setText("cancelled — the active model is unchanged"
+                                + ("; the cancelled run's folder was removed" if removed else ""))
+            self._log("cancelled by the user")
             self._set_state("cancelled")
             return
         if code != 0 or status != QProcess.NormalExit or not self.new_model or not Path(self.new_model).exists():
@@ -274,6 +332,14 @@ class RetrainDialog(QDialog):
         cur = self.current_model or str(default_model_path())
         self._eval_queue = [("current", cur), ("new", self.new_model)]
         self._next_eval()
+
+    def _remove_run_folder(self) -> bool:
+        """A cancelled run leaves nothing behind (its checkpoint folder); never touches another folder."""
+        d = getattr(self, "out_dir", None)
+        if d is None or not Path(d).exists() or Path(d).parent != self.settings.models_dir():
+            return False
+        shutil.rmtree(d, ignore_errors=True)
+        return not Path(d).exists()
 
     # ------------------------------------------------------------------ comparison
     def _next_eval(self):
@@ -302,16 +368,26 @@ class RetrainDialog(QDialog):
     def _show_compare(self):
         cur, new = self.eval_results.get("current", {}), self.eval_results.get("new", {})
         rows = [m for m in METRICS if m in cur or m in new] + ["n", "trained", "synthetic_training_data"]
+        words = {"n": "test images", "trained": "trained", "synthetic_training_data": "trained on synthetic data"}
         self.table.setRowCount(len(rows))
+        self.table.setHorizontalHeaderLabels(["on the same test images", "current model (95 % interval)",
+                                              "new model (95 % interval)"])
         for r, m in enumerate(rows):
-            self.table.setItem(r, 0, QTableWidgetItem(m.upper() if m in METRICS else m))
+            self.table.setItem(r, 0, QTableWidgetItem(METRIC_WORDS.get(m, words.get(m, m))))
             for c, d in ((1, cur), (2, new)):
-                v = d.get(m, d.get("error", "—"))
-                self.table.setItem(r, c, QTableWidgetItem(f"{v:.4f}" if isinstance(v, float) else str(v)))
+                v = d.get(m, "not evaluated" if "error" in d else "—")
+                self.table.setItem(r, c, QTableWidgetItem(fmt(v, (d.get("ci95") or {}).get(m))))
+        self.table.setMinimumHeight(min(240, 26 + 22 * len(rows) + 4))
         self.table.setVisible(True)
         better = new.get("srcc", -1) >= cur.get("srcc", -1) if "srcc" in new else False
-        self.status.setText("New model " + ("matches or beats" if better else "does NOT beat")
-                            + " the current one on SRCC (same test split). Use it?")
+        text = "The new model " + ("matches or beats" if better else "does NOT beat") + \
+            " the current one on SRCC (the same test images). Use it?"
+        n = new.get("n", cur.get("n"))
+        if isinstance(n, int) and n < SMALL_TEST:
+            text = (f"⚠ Only {n} test images: the intervals are wide and a difference may be chance. " + text)
+        if getattr(self, "early_stop", None):
+            text = self.early_stop + "\n" + text
+        self.status.setText(text)
         self.accept_btn.setVisible(True)
         self.keep_btn.setVisible(True)
         self._set_state("compare")

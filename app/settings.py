@@ -24,7 +24,7 @@ DEFAULTS = {
     "roi/auto_every_s": 5.0,
     "thresholds/good": 80.0,
     "thresholds/acceptable": 60.0,
-    "best/autosave": True,
+    "best/autosave": True,  # write the exam (best frame per plane + report) when the program closes
     "best/autosave_threshold": 85.0,
     "overlay/show": True,
     "overlay/opacity": 0.45,
@@ -33,6 +33,12 @@ DEFAULTS = {
     "paths/output": "",
     "paths/models": "",
     "recent/files": "[]",
+    "ui/theme": "dark",  # dark (a dim scan room) | light
+    "keys/capture_next": "F8",  # "capture and next plane" (a USB foot pedal can send it)
+    "keys/end_exam": "Ctrl+E",
+    "exam/auto_capture": True,
+    "exam/hold_s": 1.0,  # a standard plane held this long is captured automatically
+    "exam/sound": False,
 }
 
 

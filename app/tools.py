@@ -6,8 +6,9 @@ import time
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
-                               QLineEdit, QMessageBox, QProgressDialog)
+                               QKeySequenceEdit, QLineEdit, QMessageBox, QProgressDialog)
 
 from .settings import Settings
 
@@ -45,6 +46,16 @@ class SettingsDialog(QDialog):
         self.autosave_thr = spin("best/autosave_threshold", 0, 100)
         self.smooth = spin("gauge/smoothing_s", 0, 5, 0.1, 2)
         self.roi_every = spin("roi/auto_every_s", 0.5, 120, 0.5)
+        self.theme = QComboBox()
+        self.theme.addItems(["dark", "light"])
+        self.theme.setCurrentText(settings.get("ui/theme"))
+        self.capture_key = QKeySequenceEdit(QKeySequence(settings.get("keys/capture_next")))
+        self.end_key = QKeySequenceEdit(QKeySequence(settings.get("keys/end_exam")))
+        self.auto_capture = QCheckBox("capture a standard plane held for (s)")
+        self.auto_capture.setChecked(settings.get("exam/auto_capture"))
+        self.hold = spin("exam/hold_s", 0.0, 10.0, 0.1, 1)
+        self.sound = QCheckBox("a sound with the capture cue")
+        self.sound.setChecked(settings.get("exam/sound"))
         self.out = QLineEdit(str(settings.output_dir()))
         self.models = QLineEdit(str(settings.models_dir()))
         f.addRow("Scoring backend", self.backend)
@@ -54,7 +65,13 @@ class SettingsDialog(QDialog):
         f.addRow("Re-detect ROI every (s)", self.roi_every)
         f.addRow("Standard from (score)", self.good)
         f.addRow("Acceptable from (score)", self.acc)
-        f.addRow(self.autosave, self.autosave_thr)
+        f.addRow("Theme", self.theme)
+        f.addRow("Capture and next plane key", self.capture_key)
+        f.addRow("End exam key", self.end_key)
+        f.addRow(self.auto_capture, self.hold)
+        f.addRow("", self.sound)
+        self.autosave.setText("write the exam (best frame per plane + report) on quit")
+        f.addRow(self.autosave)
         f.addRow("Gauge smoothing (s)", self.smooth)
         f.addRow("Captures folder", self.out)
         f.addRow("Models folder", self.models)
@@ -77,6 +94,14 @@ class SettingsDialog(QDialog):
         s.set("thresholds/acceptable", self.acc.value())
         s.set("best/autosave", self.autosave.isChecked())
         s.set("best/autosave_threshold", self.autosave_thr.value())
+        s.set("ui/theme", self.theme.currentText())
+        for key, edit in (("keys/capture_next", self.capture_key), ("keys/end_exam", self.end_key)):
+            seq = edit.keySequence().toString()
+            if seq:
+                s.set(key, seq)
+        s.set("exam/auto_capture", self.auto_capture.isChecked())
+        s.set("exam/hold_s", self.hold.value())
+        s.set("exam/sound", self.sound.isChecked())
         s.set("gauge/smoothing_s", self.smooth.value())
         s.set("paths/output", self.out.text().strip())
         s.set("paths/models", self.models.text().strip())
@@ -114,12 +139,14 @@ def run_benchmark(parent, scorer, n: int = 60):
 
     def show(r):
         dlg.close()
+        from . import dialogs
+
         if isinstance(r, Exception):
-            QMessageBox.warning(parent, "Benchmark", f"failed: {r}")
+            dialogs.problem(parent, "Benchmark", "The benchmark could not run on the current scoring backend.", r)
             return
-        QMessageBox.information(parent, "Benchmark",
-                                f"{r['backend']} ({r['reason']}): batch-1 800×600 frame, {r['n']} runs\n"
-                                f"median {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms, {r['fps']:.0f} frames/s")
+        dialogs.info(parent, "Benchmark",
+                     f"Scoring one 800×600 frame with {r['backend']} ({r['n']} runs): typical {r['p50_ms']:.1f} ms, "
+                     f"slowest 5 % {r['p95_ms']:.1f} ms — {r['fps']:.0f} frames a second.")
         parent._last_benchmark = r
 
     sig.done.connect(show)

@@ -14,9 +14,11 @@ POOR = QColor(210, 60, 50)
 
 
 def band_of(score: float | None, good: float = 80.0, acceptable: float = 60.0) -> str:
+    """Band of a score *as shown*: rounded to a whole number first (a shown "60" is never red)."""
     if score is None or not np.isfinite(score):
         return "none"
-    return "good" if score >= good else ("acceptable" if score >= acceptable else "poor")
+    s = round(float(score))
+    return "good" if s >= good else ("acceptable" if s >= acceptable else "poor")
 
 
 def band_color(score, good=80.0, acceptable=60.0) -> QColor:
@@ -41,11 +43,12 @@ class Gauge(QWidget):
         self.smoothing_s = 0.4
         self.good, self.acceptable = 80.0, 60.0
         self.stale = False
-        self.setMinimumSize(200, 150)
+        self.frozen = False
+        self.setMinimumSize(180, 140)
         self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Preferred)
 
     def sizeHint(self):
-        return QSize(260, 190)
+        return QSize(260, 230)
 
     def set_thresholds(self, good: float, acceptable: float) -> None:
         self.good, self.acceptable = good, acceptable
@@ -57,7 +60,7 @@ class Gauge(QWidget):
             self.value = 0.0
 
     def step(self, dt: float) -> None:
-        if self.target is None or self.value is None:
+        if self.target is None or self.value is None or self.frozen:
             return
         a = 1.0 if self.smoothing_s <= 0 else 1.0 - math.exp(-dt / self.smoothing_s)
         new = self.value + a * (self.target - self.value)
@@ -68,53 +71,78 @@ class Gauge(QWidget):
     def _angle(self, v: float) -> float:  # 0 -> 180 deg (left), 100 -> 0 deg (right)
         return math.radians(180.0 - 1.8 * v)
 
+    def geometry_(self) -> dict:
+        """Where things are drawn: the dial is the upper half-circle around the pivot, so the needle is
+        always above ``cy + pivot_r``; the number and the band sit below it (never under the needle)."""
+        w, h = self.width(), self.height()
+        r = max(20.0, min(w / 2 - 26, (h - 20) / 1.9, (h - 36) / 1.68))  # number + band fit below
+        cx, cy = w / 2, 16 + r
+        pivot = r * 0.06
+        num_px = max(18, int(r * 0.62))  # 2.3x the old r/5 pt (≈ 0.27 r px) number
+        num = QRectF(0, cy + pivot + 2, w, num_px * 1.0)
+        band = QRectF(0, num.bottom() - 2, w, max(18.0, r * 0.2))
+        return {"r": r, "cx": cx, "cy": cy, "pivot_r": pivot, "number": num, "number_px": num_px, "band": band,
+                "tick_px": max(9, int(r / 10))}
+
+    def shown(self) -> float | None:
+        """The number on the dial: it follows the smoothed needle (a per-frame value would flicker)."""
+        return self.value if self.value is not None else self.target
+
+    def texts(self) -> tuple[str, str]:
+        """(number, band words) as drawn; the band comes from the number shown (rounded)."""
+        v = self.shown()
+        num = "—" if v is None else f"{v:.0f}"
+        if self.stale:
+            return num, "NO SIGNAL"
+        band = band_label(v, self.good, self.acceptable)
+        return num, (f"FROZEN · {band}" if self.frozen else band)
+
     def paintEvent(self, e):
         p = QPainter(self)
         p.setRenderHint(QPainter.Antialiasing)
-        w, h = self.width(), self.height()
-        r = min(w / 2 - 28, h - 52)
-        cx, cy = w / 2, 12 + r
+        g = self.geometry_()
+        r, cx, cy = g["r"], g["cx"], g["cy"]
         rect = QRectF(cx - r, cy - r, 2 * r, 2 * r)
         thick = max(10.0, r * 0.16)
         for lo, hi, col in ((0, self.acceptable, POOR), (self.acceptable, self.good, OK), (self.good, 100, GOOD)):
-            pen = QPen(col, thick)
+            pen = QPen(col.darker(160) if (self.stale or self.frozen) else col, thick)
             pen.setCapStyle(Qt.FlatCap)
             p.setPen(pen)
-            start = 180 - 1.8 * lo
-            span = -1.8 * (hi - lo)
-            p.drawArc(rect.adjusted(thick / 2, thick / 2, -thick / 2, -thick / 2), int(start * 16), int(span * 16))
-        p.setPen(QPen(self.palette().text().color(), 1))
+            p.drawArc(rect.adjusted(thick / 2, thick / 2, -thick / 2, -thick / 2), int((180 - 1.8 * lo) * 16),
+                      int(-1.8 * (hi - lo) * 16))
+        text_col = self.palette().windowText().color()
+        p.setPen(QPen(text_col, 1))
         f = QFont(self.font())
-        f.setPointSizeF(max(7.0, r / 14))
+        f.setPixelSize(g["tick_px"])
         p.setFont(f)
         for v in (0, 20, 40, 60, 80, 100):
             a = self._angle(v)
             x, y = cx + (r + 2) * math.cos(a), cy - (r + 2) * math.sin(a)
-            p.drawText(QRectF(x - 14, y - 16, 28, 14), Qt.AlignCenter, str(v))
+            p.drawText(QRectF(x - 16, y - 16, 32, 14), Qt.AlignCenter, str(v))
         val = self.value
+        dark = self.palette().window().color().lightness() < 128
         if val is not None:
             a = self._angle(val)
-            col = QColor(90, 90, 90) if self.stale else QColor(20, 20, 20) if self.palette().window().color().lightness() > 128 else QColor(235, 235, 235)
-            p.setPen(QPen(col, max(3.0, r / 30), Qt.SolidLine, Qt.RoundCap))
-            p.drawLine(QPointF(cx, cy), QPointF(cx + 0.82 * r * math.cos(a), cy - 0.82 * r * math.sin(a)))
+            col = QColor(110, 110, 110) if self.stale else (QColor(235, 235, 235) if dark else QColor(20, 20, 20))
+            p.setPen(QPen(col, max(3.0, r / 28), Qt.SolidLine, Qt.RoundCap))
+            p.drawLine(QPointF(cx, cy), QPointF(cx + 0.86 * r * math.cos(a), cy - 0.86 * r * math.sin(a)))
             p.setBrush(col)
-            p.drawEllipse(QPointF(cx, cy), r * 0.06, r * 0.06)
+            p.drawEllipse(QPointF(cx, cy), g["pivot_r"], g["pivot_r"])
+        num, band = self.texts()
+        shown = self.shown()
+        colr = QColor(120, 120, 120) if self.stale else band_color(shown, self.good, self.acceptable)
         big = QFont(self.font())
-        big.setPointSizeF(max(10.0, r / 5))
+        big.setPixelSize(g["number_px"])
         big.setBold(True)
         p.setFont(big)
-        # the number and band follow the smoothed needle: a per-frame value flickers at 25 fps and would
-        # disagree with the needle at a glance
-        shown = self.value if self.value is not None else self.target
-        txt = "—" if shown is None else f"{shown:.0f}"
-        p.setPen(band_color(shown, self.good, self.acceptable) if not self.stale else QColor(120, 120, 120))
-        p.drawText(QRectF(0, cy - r * 0.55, w, r * 0.4), Qt.AlignCenter, txt)
+        p.setPen(colr)
+        p.drawText(g["number"], Qt.AlignCenter, num)
         f2 = QFont(self.font())
-        f2.setPointSizeF(max(8.0, r / 11))
+        f2.setPixelSize(max(11, int(g["band"].height() * 0.7)))
         f2.setBold(True)
         p.setFont(f2)
-        p.drawText(QRectF(0, cy + 4, w, 28), Qt.AlignCenter,
-                   "NO SIGNAL" if self.stale else band_label(shown, self.good, self.acceptable))
+        p.setPen(QColor(120, 170, 255) if self.frozen else colr)
+        p.drawText(g["band"], Qt.AlignCenter, band)
         p.end()
 
 
@@ -124,8 +152,10 @@ class Banner(QLabel):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setAlignment(Qt.AlignCenter)
-        self.setWordWrap(True)
+        self.setWordWrap(False)  # one line at any width: elided, the full text in the tooltip
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
         self._parts: dict[str, str] = {}
+        self._full = ""
         self.setVisible(False)
 
     def set_part(self, key: str, text: str | None) -> None:
@@ -145,9 +175,23 @@ class Banner(QLabel):
             return
         red = "signal" in self._parts or "model" in self._parts
         bg = "#b3261e" if red else "#c77700"
-        self.setStyleSheet(f"QLabel {{ background: {bg}; color: white; font-weight: bold; padding: 4px; font-size: 13px; }}")
-        self.setText("   •   ".join(self._parts[k] for k in sorted(self._parts, key=_order)))
+        self.setStyleSheet(f"QLabel {{ background: {bg}; color: white; font-weight: bold; padding: 3px; font-size: 13px; }}")
+        self._full = "  •  ".join(self._parts[k] for k in sorted(self._parts, key=_order))
+        self.setToolTip(self._full)
+        self._elide()
         self.setVisible(True)
+
+    def full_text(self) -> str:
+        return self._full
+
+    def _elide(self):
+        w = max(50, self.width() - 10)
+        self.setText(self.fontMetrics().elidedText(self._full, Qt.ElideRight, w))
+
+    def resizeEvent(self, e):
+        super().resizeEvent(e)
+        if self._full:
+            self._elide()
 
 
 def _order(k: str) -> int:
@@ -165,17 +209,20 @@ class QualityTimeline(QWidget):
         self.valid = np.zeros(0, bool)
         self.current = 0
         self.marks: list[int] = []
+        self.planes: list = []
+        self.fps = 25.0
         self.good, self.acceptable = 80.0, 60.0
-        self.setMinimumHeight(70)
+        self.setMinimumHeight(96)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
         self.setCursor(Qt.PointingHandCursor)
 
     def sizeHint(self):
-        return QSize(600, 80)
+        return QSize(600, 104)
 
     def set_length(self, n: int) -> None:
         self.scores = np.zeros(n, np.float32)
         self.valid = np.zeros(n, bool)
+        self.planes = [None] * n
         self.current = 0
         self.marks = []
         self.update()
@@ -194,11 +241,13 @@ class QualityTimeline(QWidget):
         n = len(self.scores)
         if n == 0:
             return 0
-        return int(np.clip(x / max(1, self.width()) * n, 0, n - 1))
+        pr = self.plot_rect(QRectF(0, 0, self.width(), self.height()))
+        return int(np.clip((x - pr.left()) / max(1.0, pr.width()) * n, 0, n - 1))
 
     def index_to_x(self, i: int) -> float:
         n = max(1, len(self.scores))
-        return (i + 0.5) / n * self.width()
+        pr = self.plot_rect(QRectF(0, 0, self.width(), self.height()))
+        return pr.left() + (i + 0.5) / n * pr.width()
 
     def mousePressEvent(self, e):
         if len(self.scores):
@@ -213,29 +262,62 @@ class QualityTimeline(QWidget):
         self.paint_to(p, QRectF(0, 0, self.width(), self.height()))
         p.end()
 
+    def plot_rect(self, rect: QRectF) -> QRectF:
+        """The bars' area inside ``rect`` (left: score axis, bottom: time axis and the plane strip)."""
+        return QRectF(rect.left() + 30, rect.top() + 4, rect.width() - 36, rect.height() - 4 - 30)
+
     def paint_to(self, p: QPainter, rect: QRectF, marker: bool = True) -> None:
-        p.fillRect(rect, QColor(30, 30, 34))
+        p.fillRect(rect, QColor(24, 26, 30))
+        pr = self.plot_rect(rect)
         n = len(self.scores)
-        h = rect.height()
+        h = pr.height()
+        f = QFont(p.font())
+        f.setPixelSize(10)
+        p.setFont(f)
+        p.setPen(QColor(170, 170, 170))
+        for v in (0, 60, 80, 100):
+            y = pr.top() + h * (1 - v / 100)
+            p.drawText(QRectF(rect.left(), y - 7, 27, 14), Qt.AlignRight | Qt.AlignVCenter, str(v))
         for v, col in ((self.good, GOOD), (self.acceptable, OK)):
-            y = rect.top() + h * (1 - v / 100)
+            y = pr.top() + h * (1 - v / 100)
             p.setPen(QPen(col.darker(130), 1, Qt.DashLine))
-            p.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
-        if n:
-            bw = rect.width() / n
-            for i in np.flatnonzero(self.valid):
-                s = float(self.scores[i])
-                top = rect.top() + h * (1 - s / 100)
-                p.fillRect(QRectF(rect.left() + i * bw, top, max(1.0, bw), rect.bottom() - top),
-                           band_color(s, self.good, self.acceptable))
-            for m in self.marks:
-                x = rect.left() + (m + 0.5) * bw
-                p.setPen(QPen(QColor(80, 170, 255), 2))
-                p.drawLine(QPointF(x, rect.top()), QPointF(x, rect.top() + 8))
-            if marker:
-                x = rect.left() + (self.current + 0.5) * bw
-                p.setPen(QPen(QColor(255, 255, 255), 2))
-                p.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
+            p.drawLine(QPointF(pr.left(), y), QPointF(pr.right(), y))
+        if not n:
+            return
+        bw = pr.width() / n
+        for i in np.flatnonzero(self.valid):
+            s = float(self.scores[i])
+            top = pr.top() + h * (1 - s / 100)
+            p.fillRect(QRectF(pr.left() + i * bw, top, max(1.0, bw), pr.bottom() - top), band_color(s, self.good, self.acceptable))
+        # plane strip under the bars
+        strip = QRectF(pr.left(), pr.bottom() + 2, pr.width(), 8)
+        for i, pl in enumerate(self.planes[:n]):
+            if pl is not None:
+                p.fillRect(QRectF(strip.left() + i * bw, strip.top(), max(1.0, bw), strip.height()),
+                           PLANE_COLORS.get(pl, QColor(90, 90, 90)))
+        # time axis (seconds)
+        dur = n / max(1e-6, self.fps)
+        step = next((s for s in (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300) if dur / s <= 8), 600)
+        p.setPen(QColor(170, 170, 170))
+        t = 0.0
+        while t <= dur + 1e-9:
+            x = pr.left() + t / dur * pr.width() if dur else pr.left()
+            p.drawLine(QPointF(x, strip.bottom()), QPointF(x, strip.bottom() + 3))
+            p.drawText(QRectF(x - 24, strip.bottom() + 3, 48, 13), Qt.AlignCenter, f"{t:g} s")
+            t += step
+        for m in self.marks:
+            x = pr.left() + (m + 0.5) * bw
+            p.setPen(QPen(QColor(80, 170, 255), 2))
+            p.drawLine(QPointF(x, pr.top()), QPointF(x, pr.top() + 8))
+        if marker:
+            x = pr.left() + (self.current + 0.5) * bw
+            p.setPen(QPen(QColor(255, 255, 255), 2))
+            p.drawLine(QPointF(x, pr.top()), QPointF(x, pr.bottom()))
+
+
+#: the timeline's plane colours
+PLANE_COLORS = {"head": QColor(80, 160, 255), "abdomen": QColor(190, 120, 255), "femur": QColor(80, 210, 200),
+                "4CH": QColor(150, 150, 150), "other": QColor(110, 110, 110), "none": QColor(60, 60, 60)}
 
 
 def to_qimage(img: np.ndarray) -> QImage:
@@ -280,3 +362,21 @@ def draw_path_note(p: QPainter, rect: QRectF, text: str, color=QColor(255, 255, 
     p.fillPath(path, QColor(0, 0, 0, 150))
     p.setPen(color)
     p.drawText(rect, Qt.AlignCenter, text)
+
+
+class ElideLabel(QLabel):
+    """A one-line label that elides its text to its width (the status bar at 800 px: nothing cut mid-word)."""
+
+    def __init__(self, text: str = "", parent=None):
+        super().__init__(text, parent)
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+
+    def minimumSizeHint(self):
+        return QSize(10, super().minimumSizeHint().height())
+
+    def paintEvent(self, e):
+        p = QPainter(self)
+        p.setPen(self.palette().windowText().color())
+        t = self.fontMetrics().elidedText(self.text(), Qt.ElideRight, max(10, self.width() - 2))
+        p.drawText(self.rect(), Qt.AlignLeft | Qt.AlignVCenter, t)
+        p.end()

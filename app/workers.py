@@ -53,10 +53,11 @@ class LiveResult:
     score: float
     roi: tuple[int, int, int, int]
     roi_kind: str
-    heat_patch: np.ndarray | None  # float32 roi_h x roi_w, 0-100
+    heat_patch: np.ndarray | None  # float32 roi_h x roi_w: points lost per cell, 0-100 (app/heat.py)
     frame: LiveFrame | None = None
     infer_ms: float = 0.0
-    heat_rgb: np.ndarray | None = None  # small uint8 RGB colourised heatmap for display (drawn over roi)
+    heat_rgb: np.ndarray | None = None  # small uint8 RGBA overlay (red = points lost, clear outside the fan)
+    result: object = None  # engine.result.FrameResult: plane, checklist, OOD … (what the panel shows)
 
 
 class LatestSlot:
@@ -109,7 +110,8 @@ class WorkerSignals(QObject):
     frame_ready = Signal()  # coalesced poke for the GUI
     result = Signal(object)  # LiveResult (the GUI reads the slot; this is for listeners/tests)
     errored = Signal(str)
-    signal_lost = Signal(str)
+    signal_lost = Signal(str)  # frames stopped coming from a source that was working
+    device_missing = Signal(str)  # the device could not be opened at all (not there / wrong index)
     signal_regained = Signal()
     ended = Signal()
     roi_changed = Signal(object)  # (x, y, w, h, kind)
@@ -200,7 +202,7 @@ class CaptureWorker(threading.Thread):
             # a capture card not (yet) plugged in: say so and retry every second, like a lost signal
             self.lost = True
             self.lost_count += 1
-            self.signals.signal_lost.emit(f"cannot open the device: {e}")
+            self.signals.device_missing.emit(str(e).splitlines()[0] if str(e) else "cannot open the device")
             src = None
             while src is None and not self._halt.wait(self.retry_s):
                 try:
@@ -356,8 +358,9 @@ class ScoringWorker(threading.Thread):
         self.errors = 0
         self._lock = threading.Lock()
         self.sink: Callable[[LiveResult], None] | None = None  # e.g. the recorder's CSV (this thread)
-        self.heat_lut: np.ndarray | None = None  # (256, 3) uint8: colourise here, not on the GUI thread
+        self.colourise = True  # build the heatmap overlay here, not on the GUI thread
         self.heat_max_side = 192
+        self.paused = threading.Event()  # set: frames are skipped, not scored (e.g. cine review in front)
 
     def stop(self, join: bool = True, timeout: float = 3.0) -> None:
         self._halt.set()
@@ -386,37 +389,30 @@ class ScoringWorker(threading.Thread):
             self.signals.roi_changed.emit((*box, kind))
         return self._auto_roi, self._auto_kind
 
-    def _colourise(self, patch: np.ndarray) -> np.ndarray | None:
-        lut = self.heat_lut
-        if lut is None or patch is None:
-            return None
-        import cv2
-
-        h, w = patch.shape[:2]
-        k = self.heat_max_side / max(h, w)
-        small = cv2.resize(patch, (max(1, int(w * k)), max(1, int(h * k))), interpolation=cv2.INTER_AREA) if k < 1 else patch
-        idx = np.clip(small * 2.55, 0, 255).astype(np.uint8)
-        return lut[idx]
-
     def run(self) -> None:
         from engine.preprocess import heatmap_to_frame
+
+        from .heat import MaskCache, loss_map, overlay_rgba
+
+        masks = MaskCache()
 
         slot = self.capture.score_slot
         while not self._halt.is_set():
             lf = slot.take(timeout=0.2)
-            if lf is None or self._halt.is_set():
+            if lf is None or self._halt.is_set() or self.paused.is_set():
                 continue
             try:
                 t0 = clock()
                 roi, kind = self._roi_for(lf.image, t0)
                 with self._lock:
                     scorer = self.scorer
-                res = scorer.score([lf.image], [roi])
+                fr = scorer.score([lf.image], [roi])[0]
                 t1 = clock()
-                score = float(res.scores[0])
-                patch, roi_c = heatmap_to_frame(res.heatmaps[0], roi, lf.image.shape, scorer.input_size)
-                out = LiveResult(lf.seq, lf.index, lf.t_grab, clock(), score, tuple(roi_c), kind, patch, lf,
-                                 (t1 - t0) * 1000, self._colourise(patch))
+                patch, roi_c = heatmap_to_frame(loss_map(fr), roi, lf.image.shape, scorer.input_size)
+                rgba = (overlay_rgba(lf.image, patch, roi_c, self.heat_max_side, masks, t1)
+                        if self.colourise else None)
+                out = LiveResult(lf.seq, lf.index, lf.t_grab, clock(), fr.score, tuple(roi_c), kind, patch, lf,
+                                 (t1 - t0) * 1000, rgba, fr)
             except Exception as e:  # noqa: BLE001
                 self.errors += 1
                 if self.errors <= 3 or self.errors % 100 == 0:
@@ -431,8 +427,11 @@ class ScoringWorker(threading.Thread):
                     sink(out)
                 except Exception:  # noqa: BLE001
                     pass
-            self.signals.result.emit(out)
-            self.capture.poke()
+            try:
+                self.signals.result.emit(out)
+                self.capture.poke()
+            except RuntimeError:  # the view was deleted while this frame was scored: stop quietly
+                break
 
 
 @dataclass

@@ -123,3 +123,29 @@ class ProceduralDemo(sources.FrameSource):
 
     def seek(self, index: int) -> None:
         self._i = int(index)
+
+
+class PlaneScorer:
+    """A scorer with plane / criteria / OOD outputs whose values the test sets (``plane``, ``score``,
+    ``met`` = criteria met, ``ood``); the heatmap is uniform at the score."""
+
+    backend = "fake-heads"
+    reason = "test double with plane heads"
+    warning = None
+    input_size = 64
+
+    def __init__(self, plane="head", score=90.0, met=None, ood=False):
+        self.plane, self.score_value, self.met, self.ood = plane, score, met, ood
+
+    def score(self, frames, rois=None):
+        from engine.result import CRITERIA, PLANES
+
+        n = len(frames)
+        s = np.full(n, self.score_value, np.float32)
+        heat = np.full((n, 8, 8), self.score_value, np.float32)
+        probs = np.zeros((n, len(PLANES)), np.float32)
+        probs[:, PLANES.index(self.plane)] = 1.0
+        met = set(CRITERIA if self.met is None else self.met)
+        crit = np.array([[0.9 if c in met else 0.1 for c in CRITERIA]] * n, np.float32)
+        ood = np.full(n, 2.0 if self.ood else 0.0, np.float32)
+        return ScoreResult(s, heat, None, probs, crit, ood, 1.0)

@@ -262,10 +262,11 @@ def test_device_missing_at_start_is_retried(qtbot, window, no_dialogs):
     live = window.live
     live.start("device:0", opener=opener)
     live.pipeline.capture.retry_s = 0.1
-    qtbot.waitUntil(lambda: live.signal_lost, timeout=10000)
-    assert "SIGNAL LOST" in live.banner.parts()["signal"]
+    qtbot.waitUntil(lambda: live.source_state == "missing", timeout=10000)
+    # a device that cannot be opened is "not found", not a lost signal (the cable is not the problem)
+    assert "DEVICE NOT FOUND" in live.banner.parts()["signal"] and "SIGNAL LOST" not in live.banner.parts()["signal"]
     qtbot.waitUntil(lambda: live.pipeline.scoring.scored >= 2, timeout=15000)
-    assert len(tries) == 3 and not live.signal_lost
+    assert len(tries) == 3 and not live.signal_lost and live.source_state == "live"
     assert no_dialogs == []
 
 

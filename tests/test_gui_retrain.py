@@ -23,11 +23,14 @@ FAKE_TRAINER = textwrap.dedent(r'''
         data, out = args[1], Path(args[args.index("--out") + 1])
         epochs = int(args[args.index("--epochs") + 1])
         slow = (Path(data) / "SLOW").exists()
+        early = 3 if (Path(data) / "EARLY").exists() else None
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "checkpoint.pt").write_bytes(b"ckpt")
         stop = {"f": False}
         signal.signal(signal.SIGTERM, lambda *a: stop.update(f=True))
         print(json.dumps({"event": "start", "epochs": epochs, "start_epoch": 0, "steps_per_epoch": 2,
-                          "n_train": 20, "n_val": 5, "n_test": 5, "device": "cpu"}), flush=True)
-        for e in range(1, epochs + 1):
+                          "n_train": 20, "n_val": 5, "n_test": 5, "device": "cpu", "config": {"patience": 2}}), flush=True)
+        for e in range(1, (early or epochs) + 1):
             for s in (1, 2):
                 time.sleep(0.5 if slow else 0.02)
                 if stop["f"]:
@@ -35,7 +38,8 @@ FAKE_TRAINER = textwrap.dedent(r'''
                     sys.exit(130)
                 print(json.dumps({"event": "step", "epoch": e, "step": s, "steps": 2, "loss": 1.0 / (e + s)}), flush=True)
             print(json.dumps({"event": "epoch", "epoch": e, "epochs": epochs, "train_loss": 1.0 / e,
-                              "val_srcc": 0.5 + 0.1 * e, "val_plcc": 0.45 + 0.1 * e, "best_epoch": e, "seconds": 0}), flush=True)
+                              "val_srcc": 0.5 + 0.1 * e, "val_plcc": 0.45 + 0.1 * e, "best_epoch": 1 if early else e,
+                              "seconds": 0}), flush=True)
         out.mkdir(parents=True, exist_ok=True)
         shutil.copy(Path(data) / "model_src.fuiqa", out / "model.fuiqa")
         print(json.dumps({"event": "done", "model": str(out / "model.fuiqa"), "metrics": {"srcc": 0.8}}), flush=True)
@@ -43,7 +47,8 @@ FAKE_TRAINER = textwrap.dedent(r'''
         model = args[1]
         good = "model_" in model
         print(json.dumps({"srcc": 0.81 if good else 0.02, "plcc": 0.8 if good else 0.01, "krcc": 0.6 if good else 0.0,
-                          "rmse": 9.0 if good else 30.0, "n": 5, "trained": good}, indent=2))
+                          "rmse": 9.0 if good else 30.0, "n": 5, "trained": good,
+                          "ci95": {"srcc": [0.55, 0.95] if good else [-0.6, 0.7]}}, indent=2))
 ''')
 
 
@@ -82,7 +87,7 @@ def test_retrain_to_the_end_then_accept_and_restore(qtbot, window, fake_trainer)
     assert d.eval_results["current"]["srcc"] == pytest.approx(0.02)
     assert d.eval_results["new"]["srcc"] == pytest.approx(0.81)
     assert not d.table.isHidden() and d.table.item(0, 0).text() == "SRCC"
-    assert d.table.item(0, 1).text() == "0.0200" and d.table.item(0, 2).text() == "0.8100"
+    assert d.table.item(0, 1).text().startswith("0.020") and d.table.item(0, 2).text().startswith("0.810")
     assert d.table.rowCount() == 7  # srcc plcc krcc rmse, n, trained, synthetic_training_data
     # not active until accepted
     assert window.settings.get("scoring/model") in ("", None)
@@ -189,7 +194,9 @@ def test_tools_tensorrt_disabled_with_reason_and_benchmark(qtbot, window, no_dia
     r = window._last_benchmark
     assert r["backend"] == window.scorer.backend and r["n"] == 60
     assert 0 < r["p50_ms"] <= r["p95_ms"]
-    assert no_dialogs[-1][0] == "information" and "median" in no_dialogs[-1][2]
+    from app import dialogs
+
+    assert dialogs.shown[-1][0] == "Benchmark" and "typical" in dialogs.shown[-1][1]
 
 
 def test_settings_dialog_saves_and_validates(qtbot, window, no_dialogs):
@@ -207,3 +214,39 @@ def test_settings_dialog_saves_and_validates(qtbot, window, no_dialogs):
     assert window.settings.get("thresholds/good") == 70.0
     assert window.settings.get("thresholds/acceptable") == 55.0
     assert window.settings.get("gauge/smoothing_s") == pytest.approx(0.8)
+
+
+def test_retrain_says_why_it_stopped_early_with_intervals_and_small_test_warning(qtbot, window, fake_trainer):
+    from app.retrain import RetrainDialog
+
+    cmd, data = fake_trainer
+    (data / "EARLY").write_text("")
+    d = RetrainDialog(window.settings, None, parent=window, trainer_cmd=cmd)
+    qtbot.addWidget(d)
+    d.epochs.setValue(10)
+    with qtbot.waitSignal(d.state_changed, timeout=30000, check_params_cb=lambda s: s == "compare"):
+        assert d.start(str(data))
+    text = d.status.text()
+    assert "Stopped early at epoch 3 of 10" in text and "since epoch 1" in text and "2 epochs" in text
+    assert "Only 5 test images" in text
+    assert d.table.item(0, 2).text() == "0.810  (0.55–0.95)"  # the interval beside the value
+    labels = " ".join(d.findChildren(type(d.status))[i].text() for i in range(len(d.findChildren(type(d.status)))))
+    assert "the paper's" not in labels and "rt =" not in labels
+
+
+def test_cancel_is_calm_and_removes_the_run_folder(qtbot, window, fake_trainer):
+    from app.retrain import RetrainDialog
+
+    cmd, data = fake_trainer
+    (data / "SLOW").write_text("")
+    d = RetrainDialog(window.settings, None, parent=window, trainer_cmd=cmd)
+    qtbot.addWidget(d)
+    d.epochs.setValue(50)
+    assert d.start(str(data))
+    qtbot.waitUntil(lambda: (d.out_dir / "checkpoint.pt").exists(), timeout=15000)
+    with qtbot.waitSignal(d.state_changed, timeout=15000, check_params_cb=lambda s: s == "cancelled"):
+        d.cancel()
+    assert not d.out_dir.exists()  # nothing left behind
+    assert "folder was removed" in d.status.text()
+    log = d.log.toPlainText()
+    assert "ProcessError" not in log and "Crashed" not in log and "cancelled by the user" in log

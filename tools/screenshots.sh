@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Start the program under Xvfb (a real X server) on the built-in demo and save screenshots of the live
-# view and of cine review to docs/; the same two also under QT_QPA_PLATFORM=offscreen, for comparison.
+# Screenshots for docs/, under Xvfb (a real X server), dark theme: the live view (gauge, plane panel,
+# exam strip), cine review, the exam report (+ its preview window) and the retrain dialog
+# (tools/screenshots.py says how each is made); then the live view under QT_QPA_PLATFORM=offscreen too.
 #
 #   bash tools/screenshots.sh            # needs: apt-get install -y xvfb libxcb-icccm4 libxcb-keysyms1 imagemagick
 #
@@ -9,14 +10,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 OUT=${OUT:-docs}
-SECS=${SECS:-6}
 mkdir -p "$OUT"
 TMP=$(mktemp -d)
 export FUIQA_SETTINGS="$TMP/settings.ini" FUIQA_DATA_DIR="$TMP/data"
-
-# a cine to review: the demo sweep (regenerate with `fuiqa synth assets/demo --demo` if missing)
-CINE=assets/demo/demo_sweep.mp4
-[ -f "$CINE" ] || { echo "missing $CINE" >&2; exit 1; }
+[ -f assets/demo/demo_sweep.mp4 ] || { echo "missing assets/demo/demo_sweep.mp4" >&2; exit 1; }
 
 XPID=""
 cleanup() { [ -n "$XPID" ] && kill "$XPID" 2>/dev/null || true; rm -rf "$TMP"; }
@@ -27,22 +24,13 @@ if command -v Xvfb >/dev/null; then
   Xvfb "$DISP" -screen 0 1400x900x24 -nolisten tcp >/dev/null 2>&1 &
   XPID=$!
   sleep 1.5
-  DISPLAY="$DISP" QT_QPA_PLATFORM=xcb "$PY" -m app gui --source demo --tab live --exit-after "$SECS" \
-      --screenshot "$OUT/screenshot_live.png"
-  DISPLAY="$DISP" QT_QPA_PLATFORM=xcb "$PY" -m app gui --source demo --cine "$CINE" --tab cine \
-      --exit-after "$((SECS + 4))" --screenshot "$OUT/screenshot_cine.png"
-  if command -v import >/dev/null; then  # the whole X screen, as a user would see it (window manager-less)
-    DISPLAY="$DISP" QT_QPA_PLATFORM=xcb "$PY" -m app gui --source demo --exit-after "$SECS" &
-    GP=$!
-    sleep "$((SECS - 1))"
-    DISPLAY="$DISP" import -window root "$TMP/root.png" && echo "X root screenshot taken (not kept: $TMP/root.png)"
-    wait "$GP"
-  fi
+  DISPLAY="$DISP" QT_QPA_PLATFORM=xcb "$PY" tools/screenshots.py "$OUT"
+  # 800 px wide: nothing cut
+  DISPLAY="$DISP" QT_QPA_PLATFORM=xcb "$PY" -m app gui --source demo --tab live --size 800x600 --exit-after 5 \
+      --screenshot "$OUT/screenshot_live_800.png"
 else
-  echo "Xvfb not installed: only the offscreen screenshots are made" >&2
+  echo "Xvfb not installed: only the offscreen screenshot is made" >&2
 fi
-QT_QPA_PLATFORM=offscreen "$PY" -m app gui --source demo --tab live --exit-after "$SECS" \
+QT_QPA_PLATFORM=offscreen "$PY" -m app gui --source demo --tab live --exit-after 5 \
     --screenshot "$OUT/screenshot_live_offscreen.png"
-QT_QPA_PLATFORM=offscreen "$PY" -m app gui --source demo --cine "$CINE" --tab cine --exit-after "$((SECS + 4))" \
-    --screenshot "$OUT/screenshot_cine_offscreen.png"
-ls -l "$OUT"/screenshot_*.png
+ls -l "$OUT"/screenshot_*.png "$OUT"/exam_report.png

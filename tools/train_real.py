@@ -41,6 +41,8 @@ def link_into(dst_root: Path, src_root: Path, rows: list[dict], prefix: str) -> 
     out = []
     for r in rows:
         src = src_root / r["name"]
+        if not src.exists():  # `fuiqa synth` names images by file name inside images/
+            src = src_root / "images" / Path(r["name"]).name
         name = f"images/{prefix}_{Path(r['name']).name}"
         dst = dst_root / name
         if not dst.exists():

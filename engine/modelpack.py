@@ -70,6 +70,17 @@ class ModelPackage:
             self._hash = sha256(self.onnx)
         return self._hash
 
+    @property
+    def training_note(self) -> str | None:
+        """What the model was trained on, in a few words for banners and reports (None: not said).
+        ``meta["training_data"]["short"]`` where given; else "SYNTHETIC DATA" for a synthetic-only model."""
+        td = self.meta.get("training_data")
+        if isinstance(td, dict) and td.get("short"):
+            return str(td["short"])
+        if self.synthetic:
+            return "SYNTHETIC DATA"
+        return None
+
     def warning(self) -> str | None:
         """The loud warning to show with every score, or None for a trained model."""
         if not self.trained:
@@ -80,8 +91,8 @@ class ModelPackage:
         m = self.meta
         bits = [f"{self.name} ({m['arch'].get('name', '?')}, {m['arch'].get('fusion', '?')}, {self.input_size}px)"]
         bits.append("trained" if self.trained else "UNTRAINED")
-        if self.synthetic:
-            bits.append("on SYNTHETIC data")
+        if self.training_note:
+            bits.append(f"on {self.training_note}")
         met = m.get("metrics") or {}
         if "srcc" in met:
             bits.append(f"test SRCC {met['srcc']:.3f} PLCC {met.get('plcc', float('nan')):.3f}")

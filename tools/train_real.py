@@ -127,7 +127,7 @@ def install(model: Path, checks: Path | None, work: Path, dest: Path) -> None:
     }
     if checks and checks.exists():
         rc = json.loads(checks.read_text())
-        meta["real_checks"] = [{k: c.get(k) for k in ("name", "value", "ci", "target", "op", "verdict", "n")}
+        meta["real_checks"] = [{k: c.get(k) for k in ("name", "value", "ci95", "target", "pass", "n", "note")}
                                for c in rc.get("checks", [])]
     modelpack.save(dest, meta, pkg.onnx, pkg.weights)
     print(f"installed {model} as {dest}")

@@ -129,6 +129,9 @@ def install(model: Path, checks: Path | None, work: Path, dest: Path) -> None:
         rc = json.loads(checks.read_text())
         meta["real_checks"] = [{k: c.get(k) for k in ("name", "value", "ci95", "target", "pass", "n", "note")}
                                for c in rc.get("checks", [])]
+    import train_default as TD
+
+    meta["real_frames"] = TD.real_frames(model)  # photos, CT, MR, adult echo, black, snow, demo sweep (pinned by tests)
     modelpack.save(dest, meta, pkg.onnx, pkg.weights)
     print(f"installed {model} as {dest}")
 

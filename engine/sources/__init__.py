@@ -25,7 +25,8 @@ import cv2  # noqa: F401 - tests patch sources.cv2.VideoCapture
 
 from . import devices  # noqa: F401
 from .base import (DICOM_EXTS, IMAGE_EXTS, VIDEO_EXTS, DeviceInfo, Frame, FrameSource, SignalLost,
-                   SourceError, _check_file, _quiet_opencv, to_uint8)
+                   DEFAULT_MAX_PIXELS, SourceError, _check_file, _quiet_opencv, check_pixels, display_name,
+                   max_pixels, opencv_path, set_max_pixels, to_uint8)
 from .devices import BACKENDS, DeviceSource, _backend_id, _v4l2_names, default_backend, list_devices
 from .dicom import DicomSource
 from .images import FolderSource, ImageSource, _natural_key, _read_image
@@ -36,6 +37,7 @@ __all__ = [
     "SourceError", "SignalLost", "Frame", "FrameSource", "DeviceInfo", "DeviceSource", "VideoSource",
     "DicomSource", "ImageSource", "FolderSource", "LivePacer", "open_source", "list_devices",
     "demo_path", "to_uint8", "VIDEO_EXTS", "IMAGE_EXTS", "DICOM_EXTS", "BACKENDS",
+    "DEFAULT_MAX_PIXELS", "max_pixels", "set_max_pixels", "check_pixels", "display_name",
 ]
 
 

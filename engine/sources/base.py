@@ -3,6 +3,9 @@ pixel conversion (:func:`to_uint8`), file checks and the OpenCV log silencer."""
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -13,6 +16,13 @@ import numpy as np
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".wmv", ".mpg", ".mpeg", ".webm"}
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 DICOM_EXTS = {".dcm", ".dicom", ".dic"}
+
+#: Default limit on the pixels of one decoded frame (width x height), checked against the size a
+#: file's header declares *before* anything is decoded, so a 17 KB "decompression bomb" that claims
+#: 20000x20000 is refused instead of taking gigabytes. Override with ``FUIQA_MAX_PIXELS`` or
+#: :func:`set_max_pixels` (``fuiqa score --max-pixels``).
+DEFAULT_MAX_PIXELS = 100_000_000
+_max_pixels: int | None = None
 
 
 class SourceError(Exception):
@@ -169,14 +179,86 @@ def _quiet_opencv():
 
 
 def _check_file(path: Path) -> Path:
+    name = display_name(path)
     if not path.exists():
-        raise SourceError(f"{path}: file not found")
+        raise SourceError(f"{name}: file not found")
     if not path.is_file():
-        raise SourceError(f"{path}: not a regular file")
+        raise SourceError(f"{name}: not a regular file")
     try:
         size = path.stat().st_size
     except OSError as e:
-        raise SourceError(f"{path}: cannot be read ({e})") from e
+        raise SourceError(f"{name}: cannot be read ({e})") from e
     if size == 0:
-        raise SourceError(f"{path}: empty file (0 bytes)")
+        raise SourceError(f"{name}: empty file (0 bytes)")
     return path
+
+
+def max_pixels() -> int:
+    """The pixel limit in force: :func:`set_max_pixels`, else ``$FUIQA_MAX_PIXELS``, else 100 MP."""
+    if _max_pixels is not None:
+        return _max_pixels
+    env = os.environ.get("FUIQA_MAX_PIXELS", "").strip()
+    if env:
+        try:
+            v = int(float(env))
+        except ValueError:
+            v = 0
+        if v > 0:
+            return v
+    return DEFAULT_MAX_PIXELS
+
+
+def set_max_pixels(n: int | None) -> None:
+    """Set the pixel limit for this process (``None``: back to the environment / default)."""
+    global _max_pixels
+    if n is not None and int(n) <= 0:
+        raise ValueError(f"pixel limit must be positive, not {n}")
+    _max_pixels = None if n is None else int(n)
+
+
+def check_pixels(path, width, height, frames: int = 1, what: str = "image") -> None:
+    """Raise :class:`SourceError` when a declared ``width x height`` is non-positive or above the limit."""
+    try:
+        w, h = int(width), int(height)
+    except (TypeError, ValueError):
+        raise SourceError(f"{path}: {what} declares an invalid size ({width!r} x {height!r})") from None
+    if w <= 0 or h <= 0:
+        raise SourceError(f"{path}: {what} declares an invalid size ({w} x {h})")
+    lim = max_pixels()
+    if w * h > lim:
+        raise SourceError(f"{path}: {what} declares {w} x {h} = {w * h / 1e6:.0f} MP per frame, above the "
+                          f"{lim / 1e6:.0f} MP limit (set FUIQA_MAX_PIXELS or --max-pixels to allow it)")
+
+
+def display_name(path) -> str:
+    """A path as printable text: bytes that are not valid UTF-8 become ``\\xNN`` escapes."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def utf8_ok(path) -> bool:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def opencv_path(path: Path):
+    """A path OpenCV can take. OpenCV converts file names to UTF-8 and crashes (SIGSEGV) on names
+    that are not valid UTF-8 (possible on Linux), so such a file is reached through a symlink with a
+    plain name in a private temp folder, removed on exit."""
+    if utf8_ok(path):
+        yield str(path)
+        return
+    tmp = tempfile.mkdtemp(prefix="fuiqa-name-")
+    try:
+        link = Path(tmp) / ("input" + "".join(c for c in path.suffix if c.isascii() and c.isalnum() or c == "."))
+        try:
+            os.symlink(os.path.abspath(path), link)
+        except OSError as e:
+            raise SourceError(f"{display_name(path)}: file name is not valid UTF-8 and cannot be linked "
+                              f"under a plain name ({e}); rename the file") from e
+        yield str(link)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

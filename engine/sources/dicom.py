@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Frame, FrameSource, SourceError, _check_file, to_uint8
+from .base import Frame, FrameSource, SourceError, _check_file, check_pixels, display_name, to_uint8
 
 
 def _dicom_fps(ds) -> float | None:
@@ -52,7 +52,7 @@ class DicomSource(FrameSource):
         from pydicom.errors import InvalidDicomError
 
         self.path = _check_file(Path(path))
-        self.name = str(self.path)
+        self.name = display_name(self.path)
         self.synthetic = synthetic
         import warnings
 
@@ -64,26 +64,26 @@ class DicomSource(FrameSource):
                 except InvalidDicomError:
                     ds = pydicom.dcmread(str(self.path), force=True)
                     if "PixelData" not in ds and "Rows" not in ds:
-                        raise SourceError(f"{self.path}: not a DICOM file (no DICM header and no image elements)")
+                        raise SourceError(f"{self.name}: not a DICOM file (no DICM header and no image elements)")
             except SourceError:
                 raise
             except Exception as e:  # noqa: BLE001 - pydicom raises many kinds on damaged files
-                raise SourceError(f"{self.path}: not a readable DICOM file ({type(e).__name__}: {e})") from e
+                raise SourceError(f"{self.name}: not a readable DICOM file ({type(e).__name__}: {e})") from e
         eof = [str(w.message) for w in caught if "end of file" in str(w.message).lower()]
         self._ds = ds
         if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
             if eof:
-                raise SourceError(f"{self.path}: DICOM file is truncated (it ends inside the pixel data)")
+                raise SourceError(f"{self.name}: DICOM file is truncated (it ends inside the pixel data)")
             sop = ds.get("SOPClassUID")
             what = f" ({sop.name})" if sop is not None and hasattr(sop, "name") else ""
-            raise SourceError(f"{self.path}: DICOM file has no pixel data{what}")
+            raise SourceError(f"{self.name}: DICOM file has no pixel data{what}")
         try:
             self.rows, self.cols = int(ds.Rows), int(ds.Columns)
             self.samples = int(ds.get("SamplesPerPixel", 1) or 1)
             self.bits_allocated = int(ds.get("BitsAllocated", 8) or 8)
             self.bits_stored = int(ds.get("BitsStored", self.bits_allocated) or self.bits_allocated)
         except (AttributeError, TypeError, ValueError) as e:
-            raise SourceError(f"{self.path}: DICOM image attributes missing or invalid ({e})") from e
+            raise SourceError(f"{self.name}: DICOM image attributes missing or invalid ({e})") from e
         self.photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
         try:
             n = int(ds.get("NumberOfFrames", 1) or 1)
@@ -91,6 +91,10 @@ class DicomSource(FrameSource):
             n = 1
         self.frame_count = max(1, n)
         self.fps = _dicom_fps(ds) if self.frame_count > 1 else None
+        check_pixels(self.name, self.cols, self.rows, what="DICOM image")  # before any pixel is decoded
+        if self.samples not in (1, 3, 4) or self.bits_allocated not in (1, 8, 16, 32, 64):
+            raise SourceError(f"{self.name}: DICOM image attributes invalid (SamplesPerPixel {self.samples}, "
+                              f"BitsAllocated {self.bits_allocated})")
         self._check_pixel_length()
         self.us_regions = self._regions()
         self._pos = 0
@@ -99,7 +103,7 @@ class DicomSource(FrameSource):
         self.height, self.width = self._first.shape[:2]
 
     def _check_pixel_length(self) -> None:
-        ds, p = self._ds, self.path
+        ds, p = self._ds, self.name
         data = ds.get("PixelData")
         if data is None:
             return
@@ -121,8 +125,12 @@ class DicomSource(FrameSource):
         if self.photometric == "YBR_FULL_422":
             per = self.rows * self.cols * 2
         expected = (per * self.frame_count * bits + 7) // 8
+        if len(data) > expected + 1:  # more than the pad byte: Rows/Columns/NumberOfFrames disagree with the data
+            self.warnings.append(f"{self.name}: pixel data is {len(data)} bytes but {self.frame_count} frame(s) of "
+                                 f"{self.cols}x{self.rows}x{spp} at {bits} bits need {expected} (damaged header: "
+                                 f"wrong Rows/Columns/NumberOfFrames?)")
         if len(data) < expected:
-            raise SourceError(f"{p}: pixel data is {len(data)} bytes but {self.frame_count} frame(s) of "
+            raise SourceError(f"{self.name}: pixel data is {len(data)} bytes but {self.frame_count} frame(s) of "
                               f"{self.cols}x{self.rows}x{spp} at {bits} bits need {expected} (truncated file)")
 
     def _regions(self) -> list[tuple[int, int, int, int]]:
@@ -143,7 +151,7 @@ class DicomSource(FrameSource):
         try:
             arr = pixel_array(ds, index=index if self.frame_count > 1 else None)
         except Exception as e:  # noqa: BLE001
-            raise SourceError(f"{self.path}: frame {index} cannot be decoded ({type(e).__name__}: {e})") from e
+            raise SourceError(f"{self.name}: frame {index} cannot be decoded ({type(e).__name__}: {e})") from e
         if arr.ndim == 4:  # should not happen with index, but be safe
             arr = arr[0]
         pi = self.photometric
@@ -172,17 +180,17 @@ class DicomSource(FrameSource):
         except SourceError:
             raise
         except Exception as e:  # noqa: BLE001
-            raise SourceError(f"{self.path}: frame {index} cannot be converted ({pi}: {e})") from e
+            raise SourceError(f"{self.name}: frame {index} cannot be converted ({pi}: {e})") from e
 
     def read(self) -> Frame | None:
         if self._closed or self._pos >= self.frame_count:
             return None
         i = self._pos
+        self._pos += 1  # before decoding: a frame that fails is passed over by the next read()
         if i == 0 and self._first is not None:
             img, self._first = self._first, None
         else:
             img = self._decode(i)
-        self._pos += 1
         return Frame(i, self._time(i), img)
 
     def frame(self, index: int) -> np.ndarray:

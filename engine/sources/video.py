@@ -8,7 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .base import Frame, FrameSource, SourceError, _check_file, _quiet_opencv, to_uint8
+from .base import (Frame, FrameSource, SourceError, _check_file, _quiet_opencv, check_pixels, display_name,
+                   opencv_path, to_uint8)
 
 
 class VideoSource(FrameSource):
@@ -18,14 +19,26 @@ class VideoSource(FrameSource):
     def __init__(self, path: str | os.PathLike, synthetic: bool = False) -> None:
         super().__init__()
         self.path = _check_file(Path(path))
-        self.name = str(self.path)
+        self.name = display_name(self.path)
         self.synthetic = synthetic
-        with _quiet_opencv():
-            cap = cv2.VideoCapture(str(self.path))
+        self._cap = None
+        with _quiet_opencv(), opencv_path(self.path) as cv_name:  # non-UTF-8 names crash OpenCV
+            try:
+                cap = cv2.VideoCapture(cv_name)
+            except cv2.error as e:
+                raise SourceError(f"{self.name}: cannot be opened as a video ({e})") from e
         if not cap.isOpened():
             cap.release()
-            raise SourceError(f"{self.path}: cannot be opened as a video (corrupt, truncated or unsupported format)")
+            raise SourceError(f"{self.name}: cannot be opened as a video (corrupt, truncated or unsupported format)")
         self._cap = cap
+        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+        if w and h:
+            try:
+                check_pixels(self.name, w, h, what="video")
+            except SourceError:
+                cap.release()
+                self._cap = None
+                raise
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps = fps if fps > 0 and math.isfinite(fps) and fps < 1000 else None
         n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
@@ -34,7 +47,7 @@ class VideoSource(FrameSource):
         if not ok:
             cap.release()
             self._cap = None
-            raise SourceError(f"{self.path}: the video opened but no frame could be decoded "
+            raise SourceError(f"{self.name}: the video opened but no frame could be decoded "
                               f"(corrupt or truncated file)")
         self._pending: np.ndarray | None = img
         self.height, self.width = img.shape[:2]
@@ -56,7 +69,7 @@ class VideoSource(FrameSource):
             ok, img = self._grab()
             if not ok:
                 if self.frame_count is not None and self._pos < self.frame_count:
-                    self.warnings.append(f"{self.path}: ends after {self._pos} of {self.frame_count} frames "
+                    self.warnings.append(f"{self.name}: ends after {self._pos} of {self.frame_count} frames "
                                          f"announced by its header (truncated?)")
                     self.frame_count = self._pos
                 return None
@@ -67,7 +80,7 @@ class VideoSource(FrameSource):
     def seek(self, index: int) -> None:
         index = self._check_index(index)
         if self._cap is None:
-            raise SourceError(f"{self.path}: closed")
+            raise SourceError(f"{self.name}: closed")
         self._pending = None
         if index == self._pos:
             return

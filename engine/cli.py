@@ -28,13 +28,20 @@ def register(sub) -> None:
     """Add this package's subcommands to ``sub`` (an argparse subparsers object)."""
     p = sub.add_parser("score", help="score every frame of a video, DICOM, image or folder (CSV, heatmaps)")
     p.add_argument("input", help="video (.mp4/.avi/...), DICOM, image, folder of images, or 'demo'")
-    p.add_argument("--out", default=None, help="CSV to write (source,frame,time_s,score); default: INPUT stem + _scores.csv")
+    p.add_argument("--out", default=None, help="CSV to write (source,frame,time_s,score,status); default: src_<hash>_scores.csv")
     p.add_argument("--heatmaps", default=None, metavar="DIR", help="write one PNG per frame: heatmap blended over the ROI")
     p.add_argument("--backend", default="auto", choices=["auto", "ort", "torch", "tensorrt"])
     p.add_argument("--model", default=None, help="model file (.fuiqa); default: the shipped default model")
     p.add_argument("--roi", default="auto", help="auto (found once on the first frames), full, or x,y,w,h")
     p.add_argument("--batch", type=int, default=8, help="frames scored per call (default 8)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip frames/images that cannot be read or scored (each one is listed) instead of stopping")
+    p.add_argument("--keep-names", action="store_true",
+                   help="name sources by their file names in the CSV and heatmaps (default: a short hash; "
+                        "file names often carry the patient's name)")
+    p.add_argument("--max-pixels", type=float, default=None, metavar="MP",
+                   help="refuse frames larger than this many megapixels, from the file header (default 100)")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("roi", help="find the ultrasound image region in a frame; prints JSON x,y,w,h")
@@ -209,11 +216,16 @@ def cmd_score(args) -> int:
     import numpy as np
 
     from . import modelpack
+    from .score_run import RoiPlan, RunLog, default_csv_name, scrub, source_label
     from .scorers import make_scorer
-    from .sources import open_source
+    from .sources import FolderSource, open_source, set_max_pixels
 
     if args.batch < 1:
         raise ValueError(f"--batch must be ≥ 1, not {args.batch}")
+    if getattr(args, "max_pixels", None):
+        set_max_pixels(int(args.max_pixels * 1e6))
+    keep = bool(getattr(args, "keep_names", False))
+    skip_bad = bool(getattr(args, "skip_bad", False))
     roi_spec = parse_roi_arg(args.roi)
     scorer = make_scorer(args.backend, args.model)
     warning = scorer.warning
@@ -221,75 +233,69 @@ def cmd_score(args) -> int:
         _loud(warning)
     print(f"model: {scorer.package.describe()}", file=sys.stderr)
     print(f"backend: {scorer.backend}: {scorer.reason}", file=sys.stderr)
-    src = open_source(args.input)
-    out = Path(args.out) if args.out else Path(Path(str(args.input)).stem + "_scores.csv")
+    src = open_source(args.input, **({"skip_bad": True} if skip_bad and Path(str(args.input)).is_dir() else {}))
+    out = Path(args.out) if args.out else default_csv_name(args.input, keep)
     hdir = Path(args.heatmaps) if args.heatmaps else None
     if hdir:
         hdir.mkdir(parents=True, exist_ok=True)
-    rows: list[tuple] = []
+    log = RunLog()
     t0 = time.perf_counter()
-    roi = mask = None
-    kind = "full"
+    plan = RoiPlan(roi_spec, independent=isinstance(src, FolderSource))
     interrupted = False
     bar = _progress(src.frame_count, args.no_progress)
     file_of = getattr(src, "file_of", None)
-    base_name = Path(str(getattr(src, "name", args.input))).name
+    src_path = str(getattr(src, "path", args.input))
+    names = [src_path] + [str(p) for p in getattr(src, "files", [])]
+    base_label = source_label(src_path, keep)
+
+    def label_of(f) -> str:
+        return source_label(file_of(f.index), keep, full=True) if file_of else base_label
+
+    def write_heatmap(f, s, hm, roi):
+        import cv2
+
+        from .score_run import region_overlay
+
+        img = region_overlay(f.image, hm, roi, scorer.input_size, float(s), label="UNTRAINED" if warning else None)
+        ok, buf = cv2.imencode(".png", img)
+        if ok:
+            stem = Path(label_of(f)).stem if file_of else Path(base_label).stem
+            modelpack.atomic_write_bytes(hdir / f"{stem}_{f.index:06d}.png", buf.tobytes())
+
     try:
         with src:
-            it = iter(src)
-            pending = []
-            first = True
-            done = False
-            while not done:
-                pending = []
-                for f in it:
-                    pending.append(f)
-                    if len(pending) >= args.batch:
-                        break
-                else:
-                    done = True
-                if not pending:
-                    break
-                if first:
-                    first = False
-                    if roi_spec == "auto":
-                        roi, mask, kind, conf = find_roi_once([f.image for f in pending])
-                        print(f"roi: {kind} x={roi[0]} y={roi[1]} w={roi[2]} h={roi[3]} (confidence {conf:.2f})"
-                              if roi else "roi: whole frame", file=sys.stderr)
-                    else:
-                        roi = roi_spec
-                res = scorer.score([f.image for f in pending], roi)
-                for f, s, hm in zip(pending, res.scores, res.heatmaps):
-                    name = str(file_of(f.index)) if file_of else base_name
-                    rows.append((name, f.index, round(float(f.time_s), 4), round(float(s), 3)))
+            for batch in _batches(src, args.batch, log, skip_bad, lambda m: scrub(m, names, keep)):
+                if plan.described is None:
+                    plan.start([f.image for f in batch])
+                    print(f"roi: {plan.described}", file=sys.stderr)
+                for f, s, hm, roi in _score_batch(scorer, plan, batch, log, skip_bad, label_of):
+                    log.rows.append((label_of(f), f.index, round(float(f.time_s), 4), round(float(s), 3)))
                     if hdir:
-                        img = heatmap_overlay(f.image, hm, roi, scorer.input_size, mask, float(s),
-                                              label="UNTRAINED" if warning else None)
-                        import cv2
-
-                        ok, buf = cv2.imencode(".png", img)
-                        if ok:
-                            modelpack.atomic_write_bytes(hdir / f"{Path(base_name).stem}_{f.index:06d}.png", buf.tobytes())
+                        write_heatmap(f, s, hm, roi)
                 if bar is not None:
-                    bar.update(len(pending))
+                    bar.update(len(batch))
     except KeyboardInterrupt:  # a live source runs until Ctrl-C: keep what was scored
         interrupted = True
+    except _user_errors() as e:  # a later frame failed: keep the rows scored so far, mark the run
+        log.failure = scrub(_one_line(e), names, keep)
+        print(f"fuiqa score: error: {_one_line(e)}", file=sys.stderr)
     finally:
         if bar is not None:
             bar.close()
         scorer.close()
     elapsed = time.perf_counter() - t0
-    if not rows:
-        raise ValueError(f"{args.input}: no frames to score")
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    header = ["source", "frame", "time_s", "score"] + (["warning"] if warning else [])
-    w.writerow(header)
-    for r in rows:
-        w.writerow(list(r) + ([warning] if warning else []))
-    modelpack.atomic_write_bytes(out, buf.getvalue().encode("utf-8"))
     for msg in getattr(src, "warnings", []) or []:
         print(f"warning: {msg}", file=sys.stderr)
+        if not file_of:
+            log.damaged[base_label] = scrub(msg, names, keep)
+    if not log.rows:
+        if log.failure is not None:
+            return EXIT_USAGE  # the error is printed; there is nothing to keep
+        raise ValueError(f"{args.input}: no frames to score")
+    modelpack.atomic_write_bytes(out, log.csv_bytes(warning))
+    for line in log.summary_lines():
+        print(line, file=sys.stderr)
+    rows = log.rows
     scores = np.array([r[3] for r in rows])
     b = int(np.argmax(scores))
     what = "highest output (NOT quality: untrained model)" if warning else "best frame"
@@ -301,7 +307,69 @@ def cmd_score(args) -> int:
     if interrupted:
         print("interrupted: the frames scored so far were written", file=sys.stderr)
         return 130
+    if log.incomplete:
+        print(f"INCOMPLETE: {out} holds the {len(rows)} frame(s) scored before the error", file=sys.stderr)
+        return EXIT_USAGE
     return 0
+
+
+def _one_line(e: BaseException) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def _batches(src, size: int, log, skip_bad: bool, scrub_msg):
+    """Batches of frames read with ``src.read()``. A frame that cannot be decoded ends the run
+    (SourceError) or, with ``skip_bad``, is listed in ``log.skipped`` and passed over."""
+    from .sources import SourceError
+
+    pending: list = []
+    fails = 0
+    while True:
+        try:
+            f = src.read()
+            fails = 0
+        except SourceError as e:
+            if not skip_bad:
+                raise
+            fails += 1
+            log.skipped.append(scrub_msg(_one_line(e)))
+            if fails > 1000:  # a source that fails forever: stop instead of spinning
+                raise
+            continue
+        if f is None:
+            break
+        pending.append(f)
+        if len(pending) >= size:
+            yield pending
+            pending = []
+    for line in getattr(src, "skipped", []) or []:  # a folder's unreadable images (skip_bad)
+        log.skipped.append(scrub_msg(line))
+    if pending:
+        yield pending
+
+
+def _score_batch(scorer, plan, batch, log, skip_bad: bool, label_of):
+    """(frame, score, heatmap, roi) for each frame of ``batch``; frames are scored together when
+    they share an ROI, one by one otherwise; with ``skip_bad`` a frame that cannot be scored is skipped."""
+    rois = [plan.for_image(f.image) for f in batch]
+    groups: list[list[int]] = []
+    for i, r in enumerate(rois):
+        if groups and rois[groups[-1][0]] is r:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    for g in groups:
+        roi = rois[g[0]]
+        try:
+            res = scorer.score([batch[i].image for i in g], roi.box)
+        except (ValueError, RuntimeError) as e:
+            if not skip_bad:
+                raise ValueError(f"{label_of(batch[g[0]])}: frame {batch[g[0]].index} cannot be scored: {_one_line(e)}") from e
+            for i in g:
+                log.skipped.append(f"{label_of(batch[i])} frame {batch[i].index}: cannot be scored ({_one_line(e)})")
+            continue
+        for i, s, hm in zip(g, res.scores, res.heatmaps):
+            yield batch[i], s, hm, roi
 
 
 # ----------------------------------------------------------------------------- roi

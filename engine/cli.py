@@ -330,6 +330,8 @@ def _batches(src, size: int, log, skip_bad: bool, scrub_msg):
             fails = 0
         except SourceError as e:
             if not skip_bad:
+                if pending:  # score the frames read before the bad one, then stop
+                    yield pending
                 raise
             fails += 1
             log.skipped.append(scrub_msg(_one_line(e)))

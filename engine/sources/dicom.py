@@ -112,12 +112,18 @@ class DicomSource(FrameSource):
             from pydicom.encaps import generate_frames
 
             try:
-                got = sum(1 for _ in generate_frames(data, number_of_frames=self.frame_count))
+                try:  # count the frames the data holds (needs an offset table or one fragment per frame)
+                    got = sum(1 for _ in generate_frames(data))
+                except ValueError:
+                    got = sum(1 for _ in generate_frames(data, number_of_frames=self.frame_count))
             except Exception as e:  # noqa: BLE001
                 raise SourceError(f"{p}: compressed pixel data is damaged or truncated ({e})") from e
             if got < self.frame_count:
                 raise SourceError(f"{p}: compressed pixel data holds {got} of {self.frame_count} frames "
                                   f"(truncated file)")
+            if got > self.frame_count:
+                self.warnings.append(f"{p}: compressed pixel data holds {got} frames but NumberOfFrames says "
+                                     f"{self.frame_count} (damaged header); {self.frame_count} are read")
             return
         bits = self.bits_allocated
         spp = self.samples

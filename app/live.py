@@ -261,6 +261,7 @@ class LiveView(QWidget):
         signals.started.connect(self._on_started)
         signals.signal_lost.connect(self._on_signal_lost)
         signals.signal_regained.connect(self._on_signal_regained)
+        signals.health_changed.connect(self._on_health)
         signals.errored.connect(self._on_error)
         signals.roi_changed.connect(self._on_auto_roi)
         signals.ended.connect(self._on_ended)
@@ -303,6 +304,14 @@ class LiveView(QWidget):
         self.overlay_text.setVisible(True)
         self.gauge.stale = True
         self.gauge.update()
+
+    def _on_health(self, state: str, message: str):
+        """Stale frames ("no new frames") or a card's no-signal frames: grey the gauge and say so."""
+        bad = state != "ok"
+        self.banner.set_part("health", message.upper() if bad else None)
+        if not self.signal_lost:
+            self.gauge.stale = bad
+            self.gauge.update()
 
     def _on_signal_regained(self):
         self.signal_lost = False

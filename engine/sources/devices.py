@@ -61,7 +61,8 @@ class DeviceSource(FrameSource):
     """A capture card / camera through ``cv2.VideoCapture(index, apiPreference)``.
 
     Requested ``width``/``height``/``fps`` are set as properties; ``self.width``, ``self.height`` and
-    ``self.fps`` report what the device actually gives. ``read()`` retries failed grabs and raises
+    ``self.fps`` report what the device actually gives. ``read_timeout_s`` (1 s) bounds one read where
+    the backend supports it (``CAP_PROP_READ_TIMEOUT_MSEC``; OpenCV's V4L2 default is 10 s). ``read()`` retries failed grabs and raises
     :class:`SignalLost` after ``max_failures`` failures in a row or ``lost_after_s`` seconds without
     a frame; ``reopen()`` releases and opens the device again (raising ``SignalLost`` while it is
     still gone).
@@ -72,7 +73,8 @@ class DeviceSource(FrameSource):
     def __init__(self, index: int, backend: str | None = "auto", width: int | None = None,
                  height: int | None = None, fps: float | None = None, fourcc: str | None = None,
                  max_failures: int = 30, lost_after_s: float = 1.0, retry_sleep_s: float = 0.01,
-                 synthetic: bool = False, clock: Callable[[], float] = time.monotonic) -> None:
+                 synthetic: bool = False, clock: Callable[[], float] = time.monotonic,
+                 read_timeout_s: float | None = 1.0) -> None:
         super().__init__()
         self.index = int(index)
         self.backend, self._api = _backend_id(backend)
@@ -80,6 +82,7 @@ class DeviceSource(FrameSource):
         self.max_failures = max(1, int(max_failures))
         self.lost_after_s = float(lost_after_s)
         self.retry_sleep_s = float(retry_sleep_s)
+        self.read_timeout_s = read_timeout_s
         self.synthetic = synthetic
         self._clock = clock
         self.name = f"device:{self.index} ({self.backend})"
@@ -102,6 +105,13 @@ class DeviceSource(FrameSource):
                     cap.release()
                 raise err(f"capture device {self.index} (backend {self.backend}) could not be opened "
                           f"(no such device, busy, or not supported by this backend)")
+        prop = getattr(cv2, "CAP_PROP_READ_TIMEOUT_MSEC", None)
+        if prop is not None and self.read_timeout_s:
+            # a stalled card: give up a read after ~1 s instead of OpenCV's default 10 s (V4L2)
+            try:
+                cap.set(prop, float(self.read_timeout_s) * 1000.0)
+            except Exception:  # noqa: BLE001 - not every backend knows the property
+                pass
         r = self.requested
         if r["fourcc"]:
             cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*str(r["fourcc"])[:4].ljust(4)))

@@ -60,6 +60,9 @@ class MainWindow(QMainWindow):
         # (a spinning pool would take the GUI thread's core; the model needs well under 1 ms a frame)
         kw = {"threads": 1, "spinning": False} if self.backend in ("auto", "ort", "onnxruntime") else {}
         try:
+            from .models import check_active
+
+            check_active(self.settings, path)  # the active model is pinned by SHA-256
             self.scorer = make_scorer(self.backend, path, **kw)
             self.scorer_error = None
         except Exception as e:  # noqa: BLE001 - ModelError, BackendUnavailable, ValueError ... all fall back
@@ -199,6 +202,12 @@ class MainWindow(QMainWindow):
             a.triggered.connect(lambda _=False, p=p: self.open_cine(p))
         if not self.settings.recent():
             m.addAction("(none)").setEnabled(False)
+        m.addSeparator()
+        keep = m.addAction("Remember recent files")
+        keep.setCheckable(True)
+        keep.setChecked(bool(self.settings.get("recent/enabled")))
+        keep.toggled.connect(self.settings.set_recent_enabled)
+        m.addAction("Clear recent files").triggered.connect(self.settings.clear_recent)
 
     # ------------------------------------------------------------------ live actions
     def start_source(self, spec: str | None = None) -> None:

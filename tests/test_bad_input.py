@@ -20,7 +20,7 @@ import pytest
 
 from app.cli import main
 from engine import modelpack
-from engine.sources import SourceError, open_source, set_max_pixels
+from engine.sources import SourceError, open_source
 from engine_helpers import package_varied
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,6 +93,8 @@ def test_bmp_declaring_2e9_squared_is_refused(tmp_path):
 
 
 def test_pixel_limit_is_configurable(tmp_path):
+    from engine.sources import set_max_pixels
+
     p = tmp_path / "small.png"
     cv2.imwrite(str(p), np.full((100, 120), 90, np.uint8))
     assert open_source(p).read().image.shape == (100, 120)

@@ -231,8 +231,12 @@ def check_pixels(path, width, height, frames: int = 1, what: str = "image") -> N
 
 
 def display_name(path) -> str:
-    """A path as printable text: bytes that are not valid UTF-8 become ``\\xNN`` escapes."""
-    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """A path as printable one-line text: bytes that are not valid UTF-8 become ``\\xNN`` escapes,
+    control characters (a newline in a file name) their escapes."""
+    text = str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def utf8_ok(path) -> bool:

@@ -40,6 +40,9 @@ def register(sub) -> None:
     p.add_argument("--keep-names", action="store_true",
                    help="name sources by their file names in the CSV and heatmaps (default: a short hash; "
                         "file names often carry the patient's name)")
+    p.add_argument("--label", default=None,
+                   help="name the source by this label in the CSV, heatmaps and default CSV name (a folder's "
+                        "images become LABEL_0000, LABEL_0001, ...)")
     p.add_argument("--max-pixels", type=float, default=None, metavar="MP",
                    help="refuse frames larger than this many megapixels, from the file header (default 100)")
     p.set_defaults(func=cmd_score)
@@ -233,8 +236,9 @@ def cmd_score(args) -> int:
         _loud(warning)
     print(f"model: {scorer.package.describe()}", file=sys.stderr)
     print(f"backend: {scorer.backend}: {scorer.reason}", file=sys.stderr)
+    label = _user_label(getattr(args, "label", None))
     src = open_source(args.input, **({"skip_bad": True} if skip_bad and Path(str(args.input)).is_dir() else {}))
-    out = Path(args.out) if args.out else default_csv_name(args.input, keep)
+    out = Path(args.out) if args.out else (Path(f"{label}_scores.csv") if label else default_csv_name(args.input, keep))
     hdir = Path(args.heatmaps) if args.heatmaps else None
     if hdir:
         hdir.mkdir(parents=True, exist_ok=True)
@@ -246,10 +250,12 @@ def cmd_score(args) -> int:
     file_of = getattr(src, "file_of", None)
     src_path = str(getattr(src, "path", args.input))
     names = [src_path] + [str(p) for p in getattr(src, "files", [])]
-    base_label = source_label(src_path, keep)
+    base_label = label or source_label(src_path, keep)
 
     def label_of(f) -> str:
-        return source_label(file_of(f.index), keep, full=True) if file_of else base_label
+        if file_of:
+            return f"{label}_{f.index:04d}" if label else source_label(file_of(f.index), keep, full=True)
+        return base_label
 
     def write_heatmap(f, s, hm, roi):
         import cv2
@@ -311,6 +317,18 @@ def cmd_score(args) -> int:
         print(f"INCOMPLETE: {out} holds the {len(rows)} frame(s) scored before the error", file=sys.stderr)
         return EXIT_USAGE
     return 0
+
+
+def _user_label(text: str | None) -> str | None:
+    """``--label``: letters, digits, '.', '_' and '-' only (it becomes part of file names)."""
+    if text is None:
+        return None
+    import re
+
+    clean = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")[:64]
+    if not clean:
+        raise ValueError(f"--label {text!r}: use letters, digits, '.', '_' or '-'")
+    return clean
 
 
 def _one_line(e: BaseException) -> str:

@@ -140,3 +140,23 @@ def test_heatmaps_hold_the_imaging_region_only(tmp_path, model, capsys, monkeypa
     monkeypatch.chdir(tmp_path)
     rc = main(["score", str(p), "--model", str(model.path), "--no-progress"])
     assert rc == 0 and (tmp_path / f"{sid(p)}_scores.csv").is_file() and not list(tmp_path.glob("Doe*.csv"))
+
+
+def test_truncated_video_is_flagged_and_a_label_names_it(tmp_path, model, capsys):
+    w = cv2.VideoWriter(str(tmp_path / "full.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (160, 120))
+    for i in range(20):
+        w.write(cv2.cvtColor(fan(120, 160, i), cv2.COLOR_GRAY2BGR))
+    w.release()
+    raw = (tmp_path / "full.avi").read_bytes()
+    p = tmp_path / "Doe_Jane.avi"
+    p.write_bytes(raw[: int(len(raw) * 0.6)])
+    out = tmp_path / "s.csv"
+    hdir = tmp_path / "hm"
+    rc = main(["score", str(p), "--out", str(out), "--model", str(model.path), "--no-progress", "--label", "case 7",
+               "--heatmaps", str(hdir)])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    rows = read_csv(out)
+    assert 0 < len(rows) < 20 and {r["status"] for r in rows} == {"damaged source"}  # was: "ok", nothing said
+    assert {r["source"] for r in rows} == {"case_7"} and "truncated" in err
+    assert sorted(x.name for x in hdir.glob("*.png"))[0] == "case_7_000000.png"

@@ -216,7 +216,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"last source {spec} is missing — starting the demo", 6000)
             spec = "demo"
         self.live.start(spec)
-        self.settings.set("source/last", spec)
+        if spec == "demo" or spec.startswith("device:") or self.settings.get("recent/enabled"):
+            self.settings.set("source/last", spec)  # a file path only while recent files are remembered
         self.tabs.setCurrentWidget(self.live)
 
     def open_file_as_live(self):

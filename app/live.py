@@ -324,6 +324,9 @@ class LiveView(QWidget):
     def _on_error(self, text: str):
         self.message.emit(text.splitlines()[0] if text else "error")
         self.last_error = text
+        if text.startswith("scoring failed") and self.pipeline is not None and self.pipeline.scoring.scored == 0:
+            # a model that loads but fails on every frame: say so instead of an empty gauge
+            self.banner.set_part("scoring", f"SCORING FAILS ON EVERY FRAME — {text.splitlines()[0]}")
         if self.pipeline is not None and self.pipeline.capture.captured == 0 and text.startswith("cannot open"):
             self.banner.set_part("signal", f"NO SOURCE — {text.splitlines()[0]} (File ▸ Live source)")
 
@@ -391,6 +394,7 @@ class LiveView(QWidget):
 
     def _on_result(self, res):
         self.last_result = res
+        self.banner.set_part("scoring", None)
         if self.signal_lost:
             return
         self.gauge.set_target(res.score)

@@ -11,9 +11,7 @@ line on stderr and exit with status 2, without a traceback (``FUIQA_DEBUG=1`` sh
 """
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import json
 import os
 import sys

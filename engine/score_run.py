@@ -52,6 +52,8 @@ def source_label(path, keep_names: bool = False, *, full: bool = False) -> str:
     text = str(path)
     if text.strip().lower() == "demo":
         return "demo"
+    if text.lower().startswith("device:"):  # a capture card: no file name to hide
+        return "device" + "".join(c for c in text[7:] if c.isalnum())
     if keep_names:
         from .sources import display_name
 

@@ -11,7 +11,6 @@ Run ``python tests/fuzz_corpus.py OUT_DIR`` to write the corpus and print the ca
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import struct

@@ -230,6 +230,8 @@ class CaptureWorker(threading.Thread):
             self.lost = False
             self.signals.signal_regained.emit()
         self.signals.started.emit(self.source_name)
+        if self.fps and self.fps > 0:  # a slow cine (2 frames/s) is not "stale" between its frames
+            self.health.stale_after_s = max(self.health.stale_after_s, 2.5 / float(self.fps))
         self._watchdog = threading.Thread(target=self._watch, name="fuiqa-capture-watchdog", daemon=True)
         self._watchdog.start()
         pace = self.pace if self.pace is not None else not self.live

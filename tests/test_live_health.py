@@ -151,3 +151,31 @@ def test_black_frames_from_the_card_are_no_signal_and_not_scored(qtbot, worker):
     assert item is None or item.image.any()  # no black frame reached the scorer
     src.black.clear()
     qtbot.waitUntil(lambda: states[-1][0] == OK, timeout=2000)
+
+
+def test_a_slow_cine_is_not_called_stale_between_its_frames(qtbot):
+    from app.workers import CaptureWorker, WorkerSignals
+
+    class SlowCine:  # 2 frames/s, paced by the worker like any file
+        name, live, synthetic, frame_count, fps = "slow cine", False, True, None, 2.0
+
+        def __init__(self):
+            self.i = 0
+
+        def read(self):
+            self.i += 1
+            return sources.Frame(self.i, self.i / 2.0, real_frames()[0])
+
+        def close(self):
+            pass
+
+    sig = WorkerSignals()
+    states = []
+    sig.health_changed.connect(lambda s, m: states.append(s))
+    w = CaptureWorker(lambda: SlowCine(), sig)
+    w.start()
+    try:
+        qtbot.waitUntil(lambda: w.captured >= 4, timeout=5000)  # 1.5 s of frames 0.5 s apart
+        assert w.health.stale_after_s == 1.25 and STALE not in states
+    finally:
+        w.stop()

@@ -289,13 +289,15 @@ def cmd_score(args) -> int:
         scorer.close()
     elapsed = time.perf_counter() - t0
     for msg in getattr(src, "warnings", []) or []:
+        if msg in (getattr(src, "skipped", None) or []):
+            continue  # already listed as skipped
         print(f"warning: {msg}", file=sys.stderr)
         if not file_of:
             log.damaged[base_label] = scrub(msg, names, keep)
     if not log.rows:
         if log.failure is not None:
             return EXIT_USAGE  # the error is printed; there is nothing to keep
-        raise ValueError(f"{args.input}: no frames to score")
+        raise ValueError(f"{args.input}: no frames to score" + (f" ({len(log.skipped)} skipped)" if log.skipped else ""))
     modelpack.atomic_write_bytes(out, log.csv_bytes(warning))
     for line in log.summary_lines():
         print(line, file=sys.stderr)
@@ -350,6 +352,7 @@ def _batches(src, size: int, log, skip_bad: bool, scrub_msg):
                     yield pending
                 raise
             fails += 1
+            print(f"skipped: {_one_line(e)}", file=sys.stderr)
             log.skipped.append(scrub_msg(_one_line(e)))
             if fails > 1000:  # a source that fails forever: stop instead of spinning
                 raise
@@ -361,6 +364,7 @@ def _batches(src, size: int, log, skip_bad: bool, scrub_msg):
             yield pending
             pending = []
     for line in getattr(src, "skipped", []) or []:  # a folder's unreadable images (skip_bad)
+        print(f"skipped: {line}", file=sys.stderr)
         log.skipped.append(scrub_msg(line))
     if pending:
         yield pending
@@ -384,6 +388,7 @@ def _score_batch(scorer, plan, batch, log, skip_bad: bool, label_of):
             if not skip_bad:
                 raise ValueError(f"{label_of(batch[g[0]])}: frame {batch[g[0]].index} cannot be scored: {_one_line(e)}") from e
             for i in g:
+                print(f"skipped: frame {batch[i].index}: cannot be scored ({_one_line(e)})", file=sys.stderr)
                 log.skipped.append(f"{label_of(batch[i])} frame {batch[i].index}: cannot be scored ({_one_line(e)})")
             continue
         for i, s, hm in zip(g, res.scores, res.heatmaps):

@@ -222,7 +222,8 @@ class RunLog:
 
     def summary_lines(self) -> list[str]:
         out = [f"damaged source {k}: {v}" for k, v in self.damaged.items()]
-        out += [f"skipped: {s}" for s in self.skipped]
+        if self.skipped:
+            out.append(f"{len(self.skipped)} frame(s) skipped (each listed above and in the CSV)")
         if self.failure is not None:
             out.append(f"INCOMPLETE: {len(self.rows)} frame(s) scored before the run stopped: {self.failure}")
         return out

@@ -217,7 +217,8 @@ def cmd_score(args) -> int:
     import numpy as np
 
     from . import modelpack
-    from .score_run import RoiPlan, RunLog, default_csv_name, scrub, source_label
+    from .score_run import (RoiPlan, RunLog, default_csv_name, one_line, read_batches, score_batch, scrub,
+                            source_label, user_label)
     from .scorers import make_scorer
     from .sources import FolderSource, open_source, set_max_pixels
 
@@ -234,7 +235,7 @@ def cmd_score(args) -> int:
         _loud(warning)
     print(f"model: {scorer.package.describe()}", file=sys.stderr)
     print(f"backend: {scorer.backend}: {scorer.reason}", file=sys.stderr)
-    label = _user_label(getattr(args, "label", None))
+    label = user_label(getattr(args, "label", None))
     src = open_source(args.input, **({"skip_bad": True} if skip_bad and Path(str(args.input)).is_dir() else {}))
     out = Path(args.out) if args.out else (Path(f"{label}_scores.csv") if label else default_csv_name(args.input, keep))
     hdir = Path(args.heatmaps) if args.heatmaps else None
@@ -268,11 +269,11 @@ def cmd_score(args) -> int:
 
     try:
         with src:
-            for batch in _batches(src, args.batch, log, skip_bad, lambda m: scrub(m, names, keep)):
+            for batch in read_batches(src, args.batch, log, skip_bad, lambda m: scrub(m, names, keep)):
                 if plan.described is None:
                     plan.start([f.image for f in batch])
                     print(f"roi: {plan.described}", file=sys.stderr)
-                for f, s, hm, roi in _score_batch(scorer, plan, batch, log, skip_bad, label_of):
+                for f, s, hm, roi in score_batch(scorer, plan, batch, log, skip_bad, label_of):
                     log.rows.append((label_of(f), f.index, round(float(f.time_s), 4), round(float(s), 3)))
                     if hdir:
                         write_heatmap(f, s, hm, roi)
@@ -281,8 +282,8 @@ def cmd_score(args) -> int:
     except KeyboardInterrupt:  # a live source runs until Ctrl-C: keep what was scored
         interrupted = True
     except _user_errors() as e:  # a later frame failed: keep the rows scored so far, mark the run
-        log.failure = scrub(_one_line(e), names, keep)
-        print(f"fuiqa score: error: {_one_line(e)}", file=sys.stderr)
+        log.failure = scrub(one_line(e), names, keep)
+        print(f"fuiqa score: error: {one_line(e)}", file=sys.stderr)
     finally:
         if bar is not None:
             bar.close()
@@ -317,82 +318,6 @@ def cmd_score(args) -> int:
         print(f"INCOMPLETE: {out} holds the {len(rows)} frame(s) scored before the error", file=sys.stderr)
         return EXIT_USAGE
     return 0
-
-
-def _user_label(text: str | None) -> str | None:
-    """``--label``: letters, digits, '.', '_' and '-' only (it becomes part of file names)."""
-    if text is None:
-        return None
-    import re
-
-    clean = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")[:64]
-    if not clean:
-        raise ValueError(f"--label {text!r}: use letters, digits, '.', '_' or '-'")
-    return clean
-
-
-def _one_line(e: BaseException) -> str:
-    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-
-
-def _batches(src, size: int, log, skip_bad: bool, scrub_msg):
-    """Batches of frames read with ``src.read()``. A frame that cannot be decoded ends the run
-    (SourceError) or, with ``skip_bad``, is listed in ``log.skipped`` and passed over."""
-    from .sources import SourceError
-
-    pending: list = []
-    fails = 0
-    while True:
-        try:
-            f = src.read()
-            fails = 0
-        except SourceError as e:
-            if not skip_bad:
-                if pending:  # score the frames read before the bad one, then stop
-                    yield pending
-                raise
-            fails += 1
-            print(f"skipped: {_one_line(e)}", file=sys.stderr)
-            log.skipped.append(scrub_msg(_one_line(e)))
-            if fails > 1000:  # a source that fails forever: stop instead of spinning
-                raise
-            continue
-        if f is None:
-            break
-        pending.append(f)
-        if len(pending) >= size:
-            yield pending
-            pending = []
-    for line in getattr(src, "skipped", []) or []:  # a folder's unreadable images (skip_bad)
-        print(f"skipped: {line}", file=sys.stderr)
-        log.skipped.append(scrub_msg(line))
-    if pending:
-        yield pending
-
-
-def _score_batch(scorer, plan, batch, log, skip_bad: bool, label_of):
-    """(frame, score, heatmap, roi) for each frame of ``batch``; frames are scored together when
-    they share an ROI, one by one otherwise; with ``skip_bad`` a frame that cannot be scored is skipped."""
-    rois = [plan.for_image(f.image) for f in batch]
-    groups: list[list[int]] = []
-    for i, r in enumerate(rois):
-        if groups and rois[groups[-1][0]] is r:
-            groups[-1].append(i)
-        else:
-            groups.append([i])
-    for g in groups:
-        roi = rois[g[0]]
-        try:
-            res = scorer.score([batch[i].image for i in g], roi.box)
-        except (ValueError, RuntimeError) as e:
-            if not skip_bad:
-                raise ValueError(f"{label_of(batch[g[0]])}: frame {batch[g[0]].index} cannot be scored: {_one_line(e)}") from e
-            for i in g:
-                print(f"skipped: frame {batch[i].index}: cannot be scored ({_one_line(e)})", file=sys.stderr)
-                log.skipped.append(f"{label_of(batch[i])} frame {batch[i].index}: cannot be scored ({_one_line(e)})")
-            continue
-        for i, s, hm in zip(g, res.scores, res.heatmaps):
-            yield batch[i], s, hm, roi
 
 
 # ----------------------------------------------------------------------------- roi

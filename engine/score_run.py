@@ -22,6 +22,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -238,3 +240,80 @@ def scrub(message: str, paths, keep_names: bool) -> str:
     for p in sorted({str(p) for p in paths}, key=len, reverse=True):
         message = message.replace(display_name(p), source_label(p))
     return message
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def user_label(text: str | None) -> str | None:
+    """``--label``: letters, digits, '.', '_' and '-' only (it becomes part of file names)."""
+    if text is None:
+        return None
+    clean = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")[:64]
+    if not clean:
+        raise ValueError(f"--label {text!r}: use letters, digits, '.', '_' or '-'")
+    return clean
+
+
+def one_line(e: BaseException) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def read_batches(src, size: int, log, skip_bad: bool, scrub_msg):
+    """Batches of frames read with ``src.read()``. A frame that cannot be decoded ends the run
+    (SourceError) or, with ``skip_bad``, is listed in ``log.skipped`` and passed over."""
+    from .sources import SourceError
+
+    pending: list = []
+    fails = 0
+    while True:
+        try:
+            f = src.read()
+            fails = 0
+        except SourceError as e:
+            if not skip_bad:
+                if pending:  # score the frames read before the bad one, then stop
+                    yield pending
+                raise
+            fails += 1
+            print(f"skipped: {one_line(e)}", file=sys.stderr)
+            log.skipped.append(scrub_msg(one_line(e)))
+            if fails > 1000:  # a source that fails forever: stop instead of spinning
+                raise
+            continue
+        if f is None:
+            break
+        pending.append(f)
+        if len(pending) >= size:
+            yield pending
+            pending = []
+    for line in getattr(src, "skipped", []) or []:  # a folder's unreadable images (skip_bad)
+        print(f"skipped: {line}", file=sys.stderr)
+        log.skipped.append(scrub_msg(line))
+    if pending:
+        yield pending
+
+
+def score_batch(scorer, plan, batch, log, skip_bad: bool, label_of):
+    """(frame, score, heatmap, roi) for each frame of ``batch``; frames are scored together when
+    they share an ROI, one by one otherwise; with ``skip_bad`` a frame that cannot be scored is skipped."""
+    rois = [plan.for_image(f.image) for f in batch]
+    groups: list[list[int]] = []
+    for i, r in enumerate(rois):
+        if groups and rois[groups[-1][0]] is r:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    for g in groups:
+        roi = rois[g[0]]
+        try:
+            res = scorer.score([batch[i].image for i in g], roi.box)
+        except (ValueError, RuntimeError) as e:
+            if not skip_bad:
+                raise ValueError(f"{label_of(batch[g[0]])}: frame {batch[g[0]].index} cannot be scored: {one_line(e)}") from e
+            for i in g:
+                print(f"skipped: frame {batch[i].index}: cannot be scored ({one_line(e)})", file=sys.stderr)
+                log.skipped.append(f"{label_of(batch[i])} frame {batch[i].index}: cannot be scored ({one_line(e)})")
+            continue
+        for i, s, hm in zip(g, res.scores, res.heatmaps):
+            yield batch[i], s, hm, roi

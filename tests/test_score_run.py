@@ -90,6 +90,7 @@ def test_a_bad_frame_in_the_middle_keeps_the_rows_before_it(tmp_path, model, cap
     assert [r["source"] for r in scored] == [sid(d / f"img{i}.png") for i in range(3)]
     assert rows[-1]["status"].startswith("INCOMPLETE: ") and "img3" not in rows[-1]["status"]
     assert sid(d / "img3.png") in rows[-1]["status"]
+    _result_columns_line_up(out, scored, [rows[-1]])
 
 
 def test_skip_bad_scores_the_rest_and_lists_what_it_skipped(tmp_path, model, capsys):
@@ -105,6 +106,23 @@ def test_skip_bad_scores_the_rest_and_lists_what_it_skipped(tmp_path, model, cap
     skipped = [r for r in rows if r["status"].startswith("SKIPPED: ")]
     assert len(skipped) == 1 and sid(d / "img3.png") in skipped[0]["status"]
     assert "skipped:" in err and "img3.png" not in out.read_text()
+    _result_columns_line_up(out, scored, skipped)
+
+
+def _result_columns_line_up(out, scored, unscored):
+    """The per-frame result columns (engine.result.CSV_COLUMNS) sit after status on every row: a scored
+    row's band is the band of its score as shown (>= 80 standard, 60-79 acceptable, < 60 non-standard);
+    a SKIPPED / INCOMPLETE row has the same number of cells, the result ones blank."""
+    header = out.read_text().splitlines()[0].split(",")
+    assert header[:6] == ["source", "frame", "time_s", "score", "status", "band"]
+    assert "plane" in header and "ood" in header and any(h.startswith("crit_") for h in header)
+    for r in scored + unscored:
+        assert None not in r and all(v is not None for v in r.values())  # no short or long rows
+    for r in scored:
+        s = round(float(r["score"]))
+        assert r["band"] == ("standard" if s >= 80 else "acceptable" if s >= 60 else "non-standard")
+    for r in unscored:
+        assert all(r[h] == "" for h in header[5:] if h != "warning")
 
 
 def test_dicom_whose_header_disagrees_with_its_data_is_flagged(tmp_path, model, capsys):

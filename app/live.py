@@ -158,6 +158,7 @@ class LiveView(SourceStates, LiveCaptures, QWidget):
         signals.signal_lost.connect(self._on_signal_lost)
         signals.device_missing.connect(self._on_device_missing)
         signals.signal_regained.connect(self._on_signal_regained)
+        signals.health_changed.connect(self._on_health)
         signals.errored.connect(self._on_error)
         signals.roi_changed.connect(self._on_auto_roi)
         signals.ended.connect(self._on_ended)
@@ -272,6 +273,7 @@ class LiveView(SourceStates, LiveCaptures, QWidget):
 
     def _on_result(self, res):
         self.last_result = res
+        self.banner.set_part("scoring", None)
         if self.signal_lost:
             return
         self.gauge.set_target(res.score)

@@ -1,5 +1,7 @@
 """The live view's source states: NO SOURCE (a file that cannot be opened), DEVICE NOT FOUND (a device
-that cannot be opened at all), SIGNAL LOST (frames stopped from a working source) and back. A mixin of
+that cannot be opened at all), SIGNAL LOST (frames stopped from a working source) and back; the
+capture watchdog's health (NO NEW FRAMES / NO SIGNAL, engine.live_health) and SCORING FAILS ON EVERY
+FRAME (a model that loads but fails on every frame). A mixin of
 :class:`app.live.LiveView` (it uses the view's banner, items, gauge and panel)."""
 from __future__ import annotations
 
@@ -34,6 +36,14 @@ class SourceStates:
         self.gauge.stale = True
         self.gauge.update()
 
+    def _on_health(self, state: str, message: str):
+        """Stale frames ("no new frames") or a card's no-signal frames: grey the gauge and say so."""
+        bad = state != "ok"
+        self.banner.set_part("health", message.upper() if bad else None)
+        if not self.signal_lost:
+            self.gauge.stale = bad
+            self.gauge.update()
+
     def _on_device_missing(self, why: str):
         self.source_state = "missing"
         self.banner.set_part("signal", f"DEVICE NOT FOUND — no capture device answers at {self.spec} ({why}); "
@@ -55,6 +65,9 @@ class SourceStates:
         first = text.splitlines()[0] if text else "error"
         self.message.emit(first)
         self.last_error = text
+        if text.startswith("scoring failed") and self.pipeline is not None and self.pipeline.scoring.scored == 0:
+            # a model that loads but fails on every frame: say so instead of an empty gauge
+            self.banner.set_part("scoring", f"SCORING FAILS ON EVERY FRAME — {first}")
         if self.pipeline is not None and self.pipeline.capture.captured == 0 and text.startswith("cannot open"):
             self.source_state = "failed"
             self.banner.set_part("signal", f"NO SOURCE — {first} (choose one in File ▸ Live source)")

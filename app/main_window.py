@@ -43,7 +43,7 @@ class MainWindow(QMainWindow):
         self.model_label = QLabel("")
         self.statusBar().addPermanentWidget(self.model_label)
         self.live.report_header = self.report_header
-        self.live.source_started.connect(lambda spec: self.settings.set("source/last", spec))
+        self.live.source_started.connect(self._remember_source)
         self.live.status_changed.connect(self._live_status)
         self.live.message.connect(lambda t: self.statusBar().showMessage(t, 4000))
         self.cine.message.connect(self._cine_message)
@@ -68,6 +68,9 @@ class MainWindow(QMainWindow):
         # (a spinning pool would take the GUI thread's core; the model needs well under 1 ms a frame)
         kw = {"threads": 1, "spinning": False} if self.backend in ("auto", "ort", "onnxruntime") else {}
         try:
+            from .models import check_active
+
+            check_active(self.settings, path)  # the active model is pinned by SHA-256
             self.scorer = make_scorer(self.backend, path, **kw)
             self.scorer_error = None
         except Exception as e:  # noqa: BLE001 - ModelError, BackendUnavailable, ValueError ... all fall back
@@ -227,6 +230,12 @@ class MainWindow(QMainWindow):
             a.triggered.connect(lambda _=False, p=p: self.open_cine(p))
         if not self.settings.recent():
             m.addAction("(none)").setEnabled(False)
+        m.addSeparator()
+        keep = m.addAction("Remember recent files")
+        keep.setCheckable(True)
+        keep.setChecked(bool(self.settings.get("recent/enabled")))
+        keep.toggled.connect(self.settings.set_recent_enabled)
+        m.addAction("Clear recent files").triggered.connect(self.settings.clear_recent)
 
     # ------------------------------------------------------------------ live actions
     def start_source(self, spec: str | None = None) -> None:
@@ -237,6 +246,12 @@ class MainWindow(QMainWindow):
             spec = "demo"
         self.live.start(spec)
         self.tabs.setCurrentWidget(self.live)
+
+    def _remember_source(self, spec: str) -> None:
+        """The source that gives frames becomes "last used"; a file path only while recent files are
+        remembered (a file name is often the patient's)."""
+        if spec == "demo" or spec.startswith("device:") or self.settings.get("recent/enabled"):
+            self.settings.set("source/last", spec)
 
     def end_exam(self):
         paths = self.live.end_exam()

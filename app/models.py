@@ -2,7 +2,6 @@
 metrics; choose the active one; restore the previous one."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -13,23 +12,55 @@ from .settings import Settings
 
 
 def installed_models(settings: Settings) -> list[dict]:
-    """Every loadable model: dicts with path, package (or None) and error."""
-    from engine.modelpack import ModelError, default_model_path, load
+    """Every model: the shipped default plus the store (user models folder). Dicts with path,
+    package (None when broken), error, broken, default, active. A corrupt file is a broken entry,
+    never an exception."""
+    from engine import modelstore
+    from engine.modelpack import default_model_path, load
 
-    paths = [default_model_path()]
-    md = settings.models_dir()
-    paths += sorted(md.glob("*.fuiqa")) + sorted(md.glob("*/model.fuiqa"))
+    dp = default_model_path()
+    try:
+        first = {"path": str(dp), "package": load(dp), "error": None, "broken": False}
+    except Exception as e:  # noqa: BLE001
+        first = {"path": str(dp), "package": None, "error": str(e), "broken": True}
     active = settings.get("scoring/model")
     out = []
-    for p in paths:
-        try:
-            pkg, err = load(p), None
-        except ModelError as e:
-            pkg, err = None, str(e)
-        is_default = p == default_model_path()
-        out.append({"path": str(p), "package": pkg, "error": err, "default": is_default,
-                    "active": (str(p) == active) or (is_default and not active)})
+    for m in [first] + modelstore.scan(settings.models_dir()):
+        is_default = m["path"] == str(dp)
+        out.append({**m, "default": is_default, "active": (m["path"] == active) or (is_default and not active)})
     return out
+
+
+def activate(settings: Settings, path: str | None) -> str:
+    """Make ``path`` the active model: copied into the store (atomic, never over another model) and
+    pinned by SHA-256; ``None``/the shipped default clears the choice. The previous choice is kept
+    for Restore. Returns the stored path ("" for the default). Raises ModelError."""
+    from engine import modelstore
+    from engine.modelpack import default_model_path
+
+    if not path or Path(path).resolve() == default_model_path().resolve():
+        new, sha = "", ""
+    else:
+        stored, sha = modelstore.install(path, settings.models_dir())
+        new = str(stored)
+    cur = settings.get("scoring/model") or ""
+    if new != cur:
+        settings.set("scoring/previous_model", cur)
+        settings.set("scoring/previous_model_sha256", settings.get("scoring/model_sha256") or "")
+    settings.set("scoring/model", new)
+    settings.set("scoring/model_sha256", sha)
+    settings.sync()
+    return new
+
+
+def check_active(settings: Settings, path: str | None) -> None:
+    """Raise ModelError when ``path`` is the pinned active model and its bytes changed."""
+    from engine import modelstore
+
+    if path and path == (settings.get("scoring/model") or None):
+        sha = settings.get("scoring/model_sha256") or None
+        if sha:
+            modelstore.load_pinned(path, sha)
 
 
 class ModelManager(QDialog):
@@ -75,17 +106,11 @@ class ModelManager(QDialog):
         self.models = installed_models(self.settings)
         self.table.setRowCount(len(self.models))
         for r, m in enumerate(self.models):
-            pkg = m["package"]
-            meta = pkg.meta if pkg else {}
-            met = meta.get("metrics") or {}
-            vals = ["●" if m["active"] else "",
-                    (pkg.name if pkg else Path(m["path"]).name) + (" (shipped default)" if m["default"] else ""),
-                    ("yes" if pkg.trained else "NO (untrained)") if pkg else "unreadable",
-                    ("SYNTHETIC" if pkg.synthetic else (str(meta.get("data_hash") or "")[:10] or "—")) if pkg else m["error"],
-                    f"{met['srcc']:.3f}" if "srcc" in met else "—",
-                    f"{met['plcc']:.3f}" if "plcc" in met else "—",
-                    str(meta.get("created", "")),
-                    m["path"]]
+            try:
+                vals = self._row(m)
+            except Exception as e:  # noqa: BLE001 - odd metadata: show the file as broken, keep the dialog
+                m.update(package=None, broken=True, error=f"unreadable metadata ({e})")
+                vals = self._row(m)
             for c, v in enumerate(vals):
                 it = QTableWidgetItem(v)
                 it.setData(Qt.UserRole, m["path"])
@@ -94,6 +119,21 @@ class ModelManager(QDialog):
         prev = self.settings.get("scoring/previous_model")
         self.restore_btn.setEnabled(bool(prev) or bool(self.settings.get("scoring/model")))
         self.restore_btn.setToolTip(f"go back to {prev or 'the shipped default'}")
+
+    @staticmethod
+    def _row(m: dict) -> list[str]:
+        pkg = m["package"]
+        meta = pkg.meta if pkg else {}
+        met = meta.get("metrics") or {}
+
+        def num(k):
+            return f"{float(met[k]):.3f}" if isinstance(met, dict) and k in met else "—"
+
+        return ["●" if m["active"] else "",
+                (pkg.name if pkg else Path(m["path"]).name) + (" (shipped default)" if m["default"] else ""),
+                ("yes" if pkg.trained else "NO (untrained)") if pkg else "BROKEN",
+                ("SYNTHETIC" if pkg.synthetic else (str(meta.get("data_hash") or "")[:10] or "—")) if pkg else m["error"],
+                num("srcc"), num("plcc"), str(meta.get("created", "")), m["path"]]
 
     def selected_path(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()
@@ -114,21 +154,27 @@ class ModelManager(QDialog):
         if m is None or m["package"] is None:
             QMessageBox.warning(self, "Model manager", f"This model cannot be used:\n{m['error'] if m else path}")
             return False
+        from engine.modelpack import ModelError
+
         cur = self.settings.get("scoring/model") or ""
-        new = "" if m["default"] else path
-        if new == cur:
-            return True
-        self.settings.set("scoring/previous_model", cur)
-        self.settings.set("scoring/model", new)
+        try:
+            new = activate(self.settings, None if m["default"] else path)
+        except ModelError as e:
+            QMessageBox.warning(self, "Model manager", str(e))
+            return False
         self.refresh()
-        self.active_changed.emit(path)
+        if new != cur:
+            self.active_changed.emit(new or path)
         return True
 
     def restore_previous(self) -> str:
-        prev = self.settings.get("scoring/previous_model") or ""
-        cur = self.settings.get("scoring/model") or ""
-        self.settings.set("scoring/model", prev)
-        self.settings.set("scoring/previous_model", cur)
+        s = self.settings
+        prev, prev_sha = s.get("scoring/previous_model") or "", s.get("scoring/previous_model_sha256") or ""
+        cur, cur_sha = s.get("scoring/model") or "", s.get("scoring/model_sha256") or ""
+        s.set("scoring/model", prev)
+        s.set("scoring/model_sha256", prev_sha)
+        s.set("scoring/previous_model", cur)
+        s.set("scoring/previous_model_sha256", cur_sha)
         self.refresh()
         self.active_changed.emit(prev)
         return prev
@@ -137,14 +183,17 @@ class ModelManager(QDialog):
         p, _ = QFileDialog.getOpenFileName(self, "Add a model", "", "FUIQA model (*.fuiqa)")
         if not p:
             return
-        from engine.modelpack import ModelError, load
+        self.add_model(p)
+
+    def add_model(self, p: str) -> Path | None:
+        """Copy a model file into the store (validated, atomic, never over a same-named model)."""
+        from engine import modelstore
+        from engine.modelpack import ModelError
 
         try:
-            load(p)
-        except ModelError as e:
+            dst, _ = modelstore.install(p, self.settings.models_dir())
+        except (ModelError, OSError) as e:
             QMessageBox.warning(self, "Model manager", str(e))
-            return
-        dst = self.settings.models_dir() / Path(p).name
-        if Path(p).resolve() != dst.resolve():
-            shutil.copy2(p, dst)
+            return None
         self.refresh()
+        return dst

@@ -396,8 +396,15 @@ class RetrainDialog(QDialog):
         """Make the new model active; the previous one is remembered (Model manager ▸ Restore)."""
         if not self.new_model:
             return
-        self.settings.set("scoring/previous_model", self.current_model or "")
-        self.settings.set("scoring/model", self.new_model)
+        from engine.modelpack import ModelError
+
+        from .models import activate
+
+        try:  # copied into the model store and pinned: a later run into the same folder cannot swap it
+            self.new_model = activate(self.settings, self.new_model) or self.new_model
+        except ModelError as e:
+            self.status.setText(f"cannot make the new model active: {e}")
+            return
         self.accept_btn.setEnabled(False)
         self.status.setText(f"active model: {self.new_model} (the previous one can be restored in the Model manager)")
         self._set_state("accepted")

@@ -19,6 +19,8 @@ DEFAULTS = {
     "scoring/backend": "auto",
     "scoring/model": "",  # empty: the shipped default
     "scoring/previous_model": "",
+    "scoring/model_sha256": "",  # the active model is pinned: loaded only while its bytes still match
+    "scoring/previous_model_sha256": "",
     "roi/mode": "auto",  # auto | user | full
     "roi/user_box": "",  # "x,y,w,h"
     "roi/auto_every_s": 5.0,
@@ -33,6 +35,7 @@ DEFAULTS = {
     "paths/output": "",
     "paths/models": "",
     "recent/files": "[]",
+    "recent/enabled": True,  # off: no file paths (often patient names) are kept in the settings
     "ui/theme": "dark",  # dark (a dim scan room) | light
     "keys/capture_next": "F8",  # "capture and next plane" (a USB foot pedal can send it)
     "keys/end_exam": "Ctrl+E",
@@ -105,8 +108,20 @@ class Settings:
             return []
 
     def add_recent(self, path: str) -> None:
+        if not self.get("recent/enabled"):
+            return
         r = [p for p in self.recent() if p != path]
         self.set("recent/files", json.dumps([path] + r[:7]))
+
+    def clear_recent(self) -> None:
+        self.set("recent/files", "[]")
+        self.sync()
+
+    def set_recent_enabled(self, on: bool) -> None:
+        """Switch the recent-files list on or off; switching it off also clears it."""
+        self.set("recent/enabled", bool(on))
+        if not on:
+            self.clear_recent()
 
     def user_box(self):
         t = self.get("roi/user_box")

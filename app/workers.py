@@ -30,6 +30,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from engine import sources
+from engine.live_health import FrameHealth
 from engine.roi import RoiTracker, find_roi
 
 clock = time.perf_counter
@@ -115,6 +116,7 @@ class WorkerSignals(QObject):
     signal_regained = Signal()
     ended = Signal()
     roi_changed = Signal(object)  # (x, y, w, h, kind)
+    health_changed = Signal(str, str)  # state ("ok" | "stale" | "no signal"), message ("" when ok)
 
 
 class _Poke:
@@ -141,8 +143,12 @@ class CaptureWorker(threading.Thread):
     """Reads a frame source in its own thread; newest frame wins."""
 
     def __init__(self, opener: Callable[[], object], signals: WorkerSignals, *, retry_s: float = 1.0,
-                 pace: bool | None = None, loop: bool = True, recorder=None, retry_open: bool = False):
+                 pace: bool | None = None, loop: bool = True, recorder=None, retry_open: bool = False,
+                 stale_after_s: float = 0.5):
         super().__init__(name="fuiqa-capture", daemon=True)
+        # stale-frame watchdog and no-signal frames (engine.live_health); health_changed tells the GUI
+        self.health = FrameHealth(stale_after_s)
+        self._watchdog: threading.Thread | None = None
         self.opener = opener
         self.signals = signals
         self.retry_s = retry_s
@@ -184,6 +190,17 @@ class CaptureWorker(threading.Thread):
         self.fps = getattr(src, "fps", None)
         return src
 
+    def _emit_health(self, change) -> None:
+        if change is not None:
+            state, msg = change
+            self.signals.health_changed.emit(state, msg or "")
+
+    def _watch(self) -> None:
+        """Every 0.1 s: has a frame come in lately? (the capture thread may be stuck in a read)"""
+        while not self._halt.wait(0.1):
+            if not self.lost:
+                self._emit_health(self.health.check())
+
     def _close(self):
         if self.source is not None:
             try:
@@ -214,6 +231,10 @@ class CaptureWorker(threading.Thread):
             self.lost = False
             self.signals.signal_regained.emit()
         self.signals.started.emit(self.source_name)
+        if self.fps and self.fps > 0:  # a slow cine (2 frames/s) is not "stale" between its frames
+            self.health.stale_after_s = max(self.health.stale_after_s, 2.5 / float(self.fps))
+        self._watchdog = threading.Thread(target=self._watch, name="fuiqa-capture-watchdog", daemon=True)
+        self._watchdog.start()
         pace = self.pace if self.pace is not None else not self.live
         period = 1.0 / self.fps if (pace and self.fps) else 0.0
         next_t = clock()
@@ -251,7 +272,9 @@ class CaptureWorker(threading.Thread):
                 lf = LiveFrame(f.index, f.time_s, f.image, clock(), self.seq)
                 self.captured += 1
                 self.fps_meter.tick(lf.t_grab)
-                self.score_slot.put(lf)
+                self._emit_health(self.health.frame(f.image))
+                if self.health.scoreable:  # a card's black / flat "no signal" frame is not scored
+                    self.score_slot.put(lf)
                 self.display_slot.put(lf)
                 rec = self.recorder
                 if rec is not None:
@@ -266,6 +289,7 @@ class CaptureWorker(threading.Thread):
         """Signal lost: say so once, retry every ``retry_s`` until frames come back or we stop."""
         self.lost = True
         self.lost_count += 1
+        self._emit_health(self.health.reset())  # the loss is reported as such, not also as stale frames
         self.signals.signal_lost.emit(why)
         src = self.source
         fails = 0

@@ -11,9 +11,7 @@ line on stderr and exit with status 2, without a traceback (``FUIQA_DEBUG=1`` sh
 """
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import json
 import os
 import sys
@@ -28,13 +26,23 @@ def register(sub) -> None:
     """Add this package's subcommands to ``sub`` (an argparse subparsers object)."""
     p = sub.add_parser("score", help="score every frame of a video, DICOM, image or folder (CSV, heatmaps)")
     p.add_argument("input", help="video (.mp4/.avi/...), DICOM, image, folder of images, or 'demo'")
-    p.add_argument("--out", default=None, help="CSV to write (source,frame,time_s,score); default: INPUT stem + _scores.csv")
+    p.add_argument("--out", default=None, help="CSV to write (source,frame,time_s,score,status,band,plane,...); default: src_<hash>_scores.csv")
     p.add_argument("--heatmaps", default=None, metavar="DIR", help="write one PNG per frame: heatmap blended over the ROI")
     p.add_argument("--backend", default="auto", choices=["auto", "ort", "torch", "tensorrt"])
     p.add_argument("--model", default=None, help="model file (.fuiqa); default: the shipped default model")
     p.add_argument("--roi", default="auto", help="auto (found once on the first frames), full, or x,y,w,h")
     p.add_argument("--batch", type=int, default=8, help="frames scored per call (default 8)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip frames/images that cannot be read or scored (each one is listed) instead of stopping")
+    p.add_argument("--keep-names", action="store_true",
+                   help="name sources by their file names in the CSV and heatmaps (default: a short hash; "
+                        "file names often carry the patient's name)")
+    p.add_argument("--label", default=None,
+                   help="name the source by this label in the CSV, heatmaps and default CSV name (a folder's "
+                        "images become LABEL_0000, LABEL_0001, ...)")
+    p.add_argument("--max-pixels", type=float, default=None, metavar="MP",
+                   help="refuse frames larger than this many megapixels, from the file header (default 100)")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("roi", help="find the ultrasound image region in a frame; prints JSON x,y,w,h")
@@ -209,12 +217,18 @@ def cmd_score(args) -> int:
     import numpy as np
 
     from . import modelpack
-    from .result import CSV_COLUMNS, csv_cells
+    from .result import csv_cells
+    from .score_run import (RoiPlan, RunLog, default_csv_name, one_line, read_batches, score_batch, scrub,
+                            source_label, user_label)
     from .scorers import make_scorer
-    from .sources import open_source
+    from .sources import FolderSource, open_source, set_max_pixels
 
     if args.batch < 1:
         raise ValueError(f"--batch must be ≥ 1, not {args.batch}")
+    if getattr(args, "max_pixels", None):
+        set_max_pixels(int(args.max_pixels * 1e6))
+    keep = bool(getattr(args, "keep_names", False))
+    skip_bad = bool(getattr(args, "skip_bad", False))
     roi_spec = parse_roi_arg(args.roi)
     scorer = make_scorer(args.backend, args.model)
     warning = scorer.warning
@@ -222,76 +236,75 @@ def cmd_score(args) -> int:
         _loud(warning)
     print(f"model: {scorer.package.describe()}", file=sys.stderr)
     print(f"backend: {scorer.backend}: {scorer.reason}", file=sys.stderr)
-    src = open_source(args.input)
-    out = Path(args.out) if args.out else Path(Path(str(args.input)).stem + "_scores.csv")
+    label = user_label(getattr(args, "label", None))
+    src = open_source(args.input, **({"skip_bad": True} if skip_bad and Path(str(args.input)).is_dir() else {}))
+    out = Path(args.out) if args.out else (Path(f"{label}_scores.csv") if label else default_csv_name(args.input, keep))
     hdir = Path(args.heatmaps) if args.heatmaps else None
     if hdir:
         hdir.mkdir(parents=True, exist_ok=True)
-    rows: list[tuple] = []
+    log = RunLog()
     t0 = time.perf_counter()
-    roi = mask = None
-    kind = "full"
+    plan = RoiPlan(roi_spec, independent=isinstance(src, FolderSource))
     interrupted = False
     bar = _progress(src.frame_count, args.no_progress)
     file_of = getattr(src, "file_of", None)
-    base_name = Path(str(getattr(src, "name", args.input))).name
+    src_path = str(getattr(src, "path", args.input))
+    names = [src_path] + [str(p) for p in getattr(src, "files", [])]
+    base_label = label or source_label(src_path, keep)
+
+    def label_of(f) -> str:
+        if file_of:
+            return f"{label}_{f.index:04d}" if label else source_label(file_of(f.index), keep, full=True)
+        return base_label
+
+    def write_heatmap(f, s, hm, roi):
+        import cv2
+
+        from .score_run import region_overlay
+
+        img = region_overlay(f.image, hm, roi, scorer.input_size, float(s), label="UNTRAINED" if warning else None)
+        ok, buf = cv2.imencode(".png", img)
+        if ok:
+            stem = Path(label_of(f)).stem if file_of else Path(base_label).stem
+            modelpack.atomic_write_bytes(hdir / f"{stem}_{f.index:06d}.png", buf.tobytes())
+
     try:
         with src:
-            it = iter(src)
-            pending = []
-            first = True
-            done = False
-            while not done:
-                pending = []
-                for f in it:
-                    pending.append(f)
-                    if len(pending) >= args.batch:
-                        break
-                else:
-                    done = True
-                if not pending:
-                    break
-                if first:
-                    first = False
-                    if roi_spec == "auto":
-                        roi, mask, kind, conf = find_roi_once([f.image for f in pending])
-                        print(f"roi: {kind} x={roi[0]} y={roi[1]} w={roi[2]} h={roi[3]} (confidence {conf:.2f})"
-                              if roi else "roi: whole frame", file=sys.stderr)
-                    else:
-                        roi = roi_spec
-                res = scorer.score([f.image for f in pending], roi)
-                for f, r in zip(pending, res):
+            for batch in read_batches(src, args.batch, log, skip_bad, lambda m: scrub(m, names, keep)):
+                if plan.described is None:
+                    plan.start([f.image for f in batch])
+                    print(f"roi: {plan.described}", file=sys.stderr)
+                for f, r, roi in score_batch(scorer, plan, batch, log, skip_bad, label_of):
                     s, hm = r.score, r.heatmap
-                    name = str(file_of(f.index)) if file_of else base_name
-                    rows.append((name, f.index, round(float(f.time_s), 4), round(float(s), 3), *csv_cells(r)))
+                    log.rows.append((label_of(f), f.index, round(float(f.time_s), 4), round(float(s), 3), *csv_cells(r)))
                     if hdir:
-                        img = heatmap_overlay(f.image, hm, roi, scorer.input_size, mask, float(s),
-                                              label="UNTRAINED" if warning else None)
-                        import cv2
-
-                        ok, buf = cv2.imencode(".png", img)
-                        if ok:
-                            modelpack.atomic_write_bytes(hdir / f"{Path(base_name).stem}_{f.index:06d}.png", buf.tobytes())
+                        write_heatmap(f, s, hm, roi)
                 if bar is not None:
-                    bar.update(len(pending))
+                    bar.update(len(batch))
     except KeyboardInterrupt:  # a live source runs until Ctrl-C: keep what was scored
         interrupted = True
+    except _user_errors() as e:  # a later frame failed: keep the rows scored so far, mark the run
+        log.failure = scrub(one_line(e), names, keep)
+        print(f"fuiqa score: error: {one_line(e)}", file=sys.stderr)
     finally:
         if bar is not None:
             bar.close()
         scorer.close()
     elapsed = time.perf_counter() - t0
-    if not rows:
-        raise ValueError(f"{args.input}: no frames to score")
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    header = ["source", "frame", "time_s", "score", *CSV_COLUMNS] + (["warning"] if warning else [])
-    w.writerow(header)
-    for r in rows:
-        w.writerow(list(r) + ([warning] if warning else []))
-    modelpack.atomic_write_bytes(out, buf.getvalue().encode("utf-8"))
     for msg in getattr(src, "warnings", []) or []:
+        if msg in (getattr(src, "skipped", None) or []):
+            continue  # already listed as skipped
         print(f"warning: {msg}", file=sys.stderr)
+        if not file_of:
+            log.damaged[base_label] = scrub(msg, names, keep)
+    if not log.rows:
+        if log.failure is not None:
+            return EXIT_USAGE  # the error is printed; there is nothing to keep
+        raise ValueError(f"{args.input}: no frames to score" + (f" ({len(log.skipped)} skipped)" if log.skipped else ""))
+    modelpack.atomic_write_bytes(out, log.csv_bytes(warning))
+    for line in log.summary_lines():
+        print(line, file=sys.stderr)
+    rows = log.rows
     scores = np.array([r[3] for r in rows])
     b = int(np.argmax(scores))
     what = "highest output (NOT quality: untrained model)" if warning else "best frame"
@@ -303,6 +316,9 @@ def cmd_score(args) -> int:
     if interrupted:
         print("interrupted: the frames scored so far were written", file=sys.stderr)
         return 130
+    if log.incomplete:
+        print(f"INCOMPLETE: {out} holds the {len(rows)} frame(s) scored before the error", file=sys.stderr)
+        return EXIT_USAGE
     return 0
 
 

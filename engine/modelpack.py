@@ -29,6 +29,9 @@ from pathlib import Path
 FORMAT = "fuiqa-model/1"
 SUFFIX = ".fuiqa"
 REQUIRED_META = ("format", "arch", "input_size", "trained", "version")
+#: Largest member sizes read from a model file (checked in the zip directory before reading, so a
+#: damaged or hostile file cannot make the loader allocate gigabytes).
+MAX_MEMBER_BYTES = {"meta.json": 4 << 20, "model.onnx": 1 << 30, "weights.pt": 1 << 30}
 
 
 class ModelError(Exception):
@@ -94,8 +97,11 @@ class ModelPackage:
         if self.training_note:
             bits.append(f"on {self.training_note}")
         met = m.get("metrics") or {}
-        if "srcc" in met:
-            bits.append(f"test SRCC {met['srcc']:.3f} PLCC {met.get('plcc', float('nan')):.3f}")
+        if isinstance(met, dict) and "srcc" in met:
+            try:
+                bits.append(f"test SRCC {float(met['srcc']):.3f} PLCC {float(met.get('plcc', float('nan'))):.3f}")
+            except (TypeError, ValueError):
+                bits.append("test metrics unreadable")
         return ", ".join(bits)
 
 
@@ -113,20 +119,49 @@ def load(path: str | os.PathLike) -> ModelPackage:
             names = set(z.namelist())
             if "meta.json" not in names:
                 raise ModelError(f"not a FUIQA model (no meta.json inside): {p}")
-            try:
-                meta = json.loads(z.read("meta.json").decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise ModelError(f"model metadata is not valid JSON in {p}: {e}") from None
             if "model.onnx" not in names:
                 raise ModelError(f"model file has no ONNX graph (model.onnx): {p}")
+            for member, limit in MAX_MEMBER_BYTES.items():
+                if member in names and z.getinfo(member).file_size > limit:
+                    raise ModelError(f"model file {p}: member {member} declares {z.getinfo(member).file_size} bytes "
+                                     f"(more than the {limit} allowed; damaged file?)")
+            try:
+                meta = json.loads(z.read("meta.json").decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+                raise ModelError(f"model metadata is not valid JSON in {p}: {e}") from None
             onnx = z.read("model.onnx")
             weights = z.read("weights.pt") if "weights.pt" in names else None
+    except ModelError:
+        raise
     except zipfile.BadZipFile as e:
         raise ModelError(f"model file is corrupt or truncated (not a valid zip): {p}: {e}") from None
-    except (zipfile.LargeZipFile, OSError, EOFError, ValueError) as e:
-        raise ModelError(f"model file could not be read: {p}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - zlib.error, LargeZipFile, OSError, EOFError, ... on damaged files
+        raise ModelError(f"model file could not be read: {p}: {type(e).__name__}: {e}") from None
     _validate(meta, onnx, weights, p)
+    check_graph(onnx, int(meta["input_size"]), p)
     return ModelPackage(p, meta, onnx, weights)
+
+
+def check_graph(onnx_bytes: bytes, size: int, p) -> None:
+    """The graph's input must be ``image`` of shape (N, 1, size, size) as the metadata says; a graph
+    that disagrees would score garbage (torch) or fail on every frame (ONNX Runtime)."""
+    try:
+        import onnx
+    except ImportError:  # pragma: no cover - onnx is a dependency
+        return
+    try:
+        g = onnx.load_model_from_string(onnx_bytes).graph
+    except Exception as e:  # noqa: BLE001 - protobuf DecodeError and friends
+        raise ModelError(f"model {p}: model.onnx is not a readable ONNX graph ({type(e).__name__}: {e})") from None
+    inits = {i.name for i in g.initializer}
+    inputs = [i for i in g.input if i.name not in inits]
+    if len(inputs) != 1:
+        raise ModelError(f"model {p}: model.onnx has {len(inputs)} inputs; expected one image input")
+    dims = inputs[0].type.tensor_type.shape.dim
+    shape = [d.dim_value if d.HasField("dim_value") else None for d in dims]
+    if len(shape) != 4 or shape[1] != 1 or any(v is not None and v != size for v in shape[2:]):
+        shown = ["N" if v is None else v for v in shape]
+        raise ModelError(f"model {p}: model.onnx takes input {shown} but its metadata says (N, 1, {size}, {size})")
 
 
 def _validate(meta: dict, onnx: bytes, weights: bytes | None, p) -> None:
@@ -137,13 +172,20 @@ def _validate(meta: dict, onnx: bytes, weights: bytes | None, p) -> None:
         raise ModelError(f"model metadata in {p} lacks {', '.join(missing)}")
     if meta["format"] != FORMAT:
         raise ModelError(f"model {p} has format {meta['format']!r}; this program reads {FORMAT!r}")
+    if not isinstance(meta["arch"], dict):
+        raise ModelError(f"model {p}: arch is {type(meta['arch']).__name__}, not an object")
     try:
         size = int(meta["input_size"])
-    except (TypeError, ValueError):
+        arch_size = int(meta["arch"].get("input_size", size))
+    except (TypeError, ValueError, OverflowError):
         raise ModelError(f"model {p}: input_size {meta['input_size']!r} is not a number") from None
-    if int(meta["arch"].get("input_size", size)) != size:
+    if not 16 <= size <= 4096:
+        raise ModelError(f"model {p}: input_size {size} is out of range (16..4096)")
+    if arch_size != size:
         raise ModelError(f"model {p}: input_size {size} does not match its architecture")
     sums = meta.get("sha256", {})
+    if not isinstance(sums, dict):
+        raise ModelError(f"model {p}: sha256 is not an object")
     for member, data in (("model.onnx", onnx), ("weights.pt", weights)):
         if data is None:
             continue

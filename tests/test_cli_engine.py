@@ -1,5 +1,6 @@
 """The engine's ``fuiqa`` subcommands: score, roi, export, bench."""
 import csv
+import hashlib
 import json
 import subprocess
 import sys
@@ -56,7 +57,7 @@ def test_score_multiframe_dicom_untrained_warns_loudly(tmp_path, capsys, untrain
     assert rc == 0, cap.err
     rows = read_csv(out)
     assert len(rows) == 30 and [int(r["frame"]) for r in rows] == list(range(30))
-    assert list(rows[0]) == ["source", "frame", "time_s", "score", *CSV_COLUMNS, "warning"]
+    assert list(rows[0]) == ["source", "frame", "time_s", "score", "status", *CSV_COLUMNS, "warning"]
     assert all(r["warning"].startswith("UNTRAINED MODEL") for r in rows)
     t = [float(r["time_s"]) for r in rows]
     assert t[0] == 0 and all(b > a for a, b in zip(t, t[1:]))
@@ -77,13 +78,16 @@ def test_score_mp4_with_heatmaps_and_trained_model(tmp_path, capsys, trained_mod
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     rows = read_csv(out)
-    assert len(rows) == 23 and list(rows[0]) == ["source", "frame", "time_s", "score", *CSV_COLUMNS]
-    assert rows[0]["source"] == "clip.mp4"
+    assert len(rows) == 23 and list(rows[0]) == ["source", "frame", "time_s", "score", "status", *CSV_COLUMNS]
+    # the file name (often the patient's) stays out: the source is named by the GUI's short id
+    sid = "src_" + hashlib.sha1(str(mp4.resolve()).encode()).hexdigest()[:8]
+    assert {r["source"] for r in rows} == {sid} and {r["status"] for r in rows} == {"ok"}
     assert [float(r["time_s"]) for r in rows[:3]] == pytest.approx([0.0, 0.1, 0.2])
     pngs = sorted(hdir.glob("*.png"))
-    assert len(pngs) == 23 and pngs[0].name == "clip_000000.png"
+    assert len(pngs) == 23 and pngs[0].name == f"{sid}_000000.png"
+    assert not any("clip" in p.name for p in pngs)
     img = cv2.imread(str(pngs[5]))
-    assert img.shape == (240, 320, 3)
+    assert img.shape == (220, 280, 3)  # the imaging region (the --roi box) only, not the whole frame
     assert "UNTRAINED" not in cap.err
     best = max(rows, key=lambda r: float(r["score"]))
     assert f"best frame: frame {best['frame']}" in cap.out and "23 frames" in cap.out
@@ -107,9 +111,14 @@ def test_score_folder_names_each_file(tmp_path, capsys, trained_model):
     for i in (1, 2, 10):
         cv2.imwrite(str(d / f"img{i}.png"), np.full((100, 120), 40 * i % 255, np.uint8))
     out = tmp_path / "f.csv"
-    assert main(["score", str(d), "--out", str(out), "--model", str(trained_model), "--roi", "full"]) == 0
+    assert main(["score", str(d), "--out", str(out), "--model", str(trained_model), "--roi", "full",
+                 "--keep-names"]) == 0
     rows = read_csv(out)
     assert [Path(r["source"]).name for r in rows] == ["img1.png", "img2.png", "img10.png"]
+    assert main(["score", str(d), "--out", str(out), "--model", str(trained_model), "--roi", "full"]) == 0
+    rows = read_csv(out)
+    want = ["src_" + hashlib.sha1(str((d / f"img{i}.png").resolve()).encode()).hexdigest()[:8] for i in (1, 2, 10)]
+    assert [r["source"] for r in rows] == want
 
 
 @pytest.mark.parametrize(

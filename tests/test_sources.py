@@ -125,7 +125,7 @@ def test_signal_lost_after_time_without_frames(fakecam):
 
 def test_list_devices_uses_sysfs_names(fakecam, monkeypatch):
     monkeypatch.setattr(sources.sys, "platform", "linux")
-    monkeypatch.setattr(sources, "_v4l2_names", lambda: {0: "Epiphan DVI2USB 3.0", 1: "Epiphan DVI2USB 3.0"})
+    monkeypatch.setattr(sources.devices, "_v4l2_names", lambda: {0: "Epiphan DVI2USB 3.0", 1: "Epiphan DVI2USB 3.0"})
     devs = list_devices()
     assert len(devs) == 1  # node 1 (metadata node) does not open
     d = devs[0]

@@ -33,6 +33,8 @@ _SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": 
 LABELS = "labels.csv"
 MARKER = "SYNTHETIC.txt"
 MAX_LISTED = 40
+MAX_NAME = 1024  # characters in a labels.csv name
+MIN_SIDE = 16  # pixels: smaller images cannot be scored (ROI search and the model need some area)
 
 
 class DataError(Exception):
@@ -111,9 +113,25 @@ def read_image(path) -> np.ndarray:
     if fr is None or fr.image is None or fr.image.size == 0:
         raise DataError(f"{p}: holds no image")
     img = np.asarray(fr.image)
+    if min(img.shape[:2]) < MIN_SIDE:
+        raise DataError(f"{p}: image is {img.shape[1]}x{img.shape[0]} pixels; need at least {MIN_SIDE}x{MIN_SIDE}")
     if img.dtype != np.uint8:
         raise DataError(f"{p}: decoded to {img.dtype}, expected uint8")
     return img
+
+
+def _name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a file inside the data folder (None when it can)."""
+    if len(name) > MAX_NAME:
+        return f"name is {len(name)} characters long (at most {MAX_NAME})"
+    if "\0" in name:
+        return "name contains a NUL character"
+    pure = Path(name.replace("\\", "/"))
+    if pure.is_absolute() or name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        return "name is an absolute path; names must be relative to the data folder"
+    if ".." in pure.parts:
+        return "name leaves the data folder ('..'); names must be relative to the data folder"
+    return None
 
 
 def _resolve(base: Path, name: str) -> Path | None:
@@ -182,6 +200,12 @@ def load_labelled(root, *, skip_bad: bool = False, seed: int = 0, fractions=(0.7
         header = [h.strip() for h in next(reader)]
     except StopIteration:
         raise DataError(f"{csv_path}: empty file (need a header row name,mos[,std][,split][,plane][,group])") from None
+    except csv.Error as e:
+        raise DataError(f"{csv_path}: header row is not valid CSV ({e})") from None
+    dup = sorted({h.lower() for h in header if h and [x.lower() for x in header].count(h.lower()) > 1})
+    if dup:
+        raise DataError(f"{csv_path}: column(s) {', '.join(dup)} appear more than once in the header "
+                        f"({','.join(header)[:200]}); which one holds the labels is ambiguous")
     cols = {h.lower(): i for i, h in enumerate(header) if h}
     missing_cols = [c for c in ("name", "mos") if c not in cols]
     if missing_cols:
@@ -192,10 +216,13 @@ def load_labelled(root, *, skip_bad: bool = False, seed: int = 0, fractions=(0.7
     extra_cols = [(i, h) for i, h in enumerate(header) if i not in known and h]
 
     rows = []  # (rowno, cells)
-    for rowno, cells in enumerate(reader, start=2):
-        if not any(c.strip() for c in cells):
-            continue
-        rows.append((rowno, cells))
+    try:
+        for rowno, cells in enumerate(reader, start=2):
+            if not any(c.strip() for c in cells):
+                continue
+            rows.append((rowno, cells))
+    except csv.Error as e:  # e.g. a field longer than the csv module's limit (131072 characters)
+        raise DataError(f"{csv_path}: row {reader.line_num} is not valid CSV ({e})") from None
     if not rows:
         raise DataError(f"{csv_path}: no data rows")
     split_values = [(r[split_col].strip() if split_col is not None and split_col < len(r) else "") for _, r in rows]
@@ -216,6 +243,9 @@ def load_labelled(root, *, skip_bad: bool = False, seed: int = 0, fractions=(0.7
             errs.append(f"has {len(r)} field(s), header has {len(header)}")
         if not name:
             errs.append("empty name")
+        elif _name_problem(name):
+            errs.append(_name_problem(name))
+            name = name[:80] + "..." if len(name) > 80 else name
         elif name in seen:
             errs.append(f"duplicate name (first on row {seen[name]})")
         mos_t = cell(r, cols["mos"])

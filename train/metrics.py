@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import warnings
 
+import math
+
 import numpy as np
 from scipy import optimize, stats
 
@@ -220,3 +222,20 @@ def format_table(m: dict, title: str | None = None) -> str:
         lines.append(f"{k:<8} {m[k]:>8.4f}   {cs}")
     lines.append(f"n = {m.get('n')}, mapping: {m.get('fit')}")
     return "\n".join(lines)
+
+
+def json_safe(obj):
+    """``obj`` with every NaN/inf float replaced by ``None`` (JSON has no NaN: a bare ``NaN`` breaks
+    strict readers), numpy scalars as Python numbers, tuples as lists."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        return v if math.isfinite(v) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj

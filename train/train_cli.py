@@ -143,5 +143,7 @@ def cmd_eval(args) -> int:
         print(format_table(m, f"{args.model} on {args.data} [{args.split}], backend {m['backend']}"))
         if not m["trained"]:
             print("WARNING: UNTRAINED MODEL (random weights)")
-    print(json.dumps(m, indent=None if not args.json else 2, default=float))
+    from .metrics import json_safe
+
+    print(json.dumps(json_safe(m), indent=None if not args.json else 2, default=str, allow_nan=False))
     return 0

@@ -722,6 +722,33 @@ class _HeadLoss:
         return loss
 
 
+def _set_aside(path: Path, why: str):
+    """Move a bad checkpoint out of the way (kept for inspection) and stop with a clear message."""
+    bad = path.with_name(f"{path.stem}.bad-{time.strftime('%Y%m%d-%H%M%S')}{path.suffix}")
+    try:
+        os.replace(path, bad)
+        where = f"set aside as {bad.name}; run again to start afresh"
+    except OSError as e:
+        where = f"could not be set aside ({e}); remove it to start afresh"
+    raise TrainError(f"{path}: checkpoint {why}; {where}")
+
+
+def _load_checkpoint(path: Path) -> dict:
+    """The checkpoint's contents, checked before anything is resumed from it (else :func:`_set_aside`)."""
+    import torch
+
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # noqa: BLE001 - truncated zip, bad pickle, ...
+        _set_aside(path, f"is damaged or truncated ({type(e).__name__}: {str(e)[:200]})")
+    need = ("config_key", "data_hash", "model", "optimizer", "scheduler", "epoch", "history", "best",
+            "bad_epochs", "rng")
+    if not isinstance(ck, dict) or any(k not in ck for k in need):
+        missing = [k for k in need if not isinstance(ck, dict) or k not in ck]
+        _set_aside(path, f"lacks {', '.join(missing)}")
+    return ck
+
+
 def _state_copy(model):
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
@@ -803,22 +830,25 @@ def fit(
     bad_epochs = 0
     clusters = None
     if resume and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        ck = _load_checkpoint(ckpt_path)
         same = ck.get("config_key") == key and ck.get("data_hash") == data.data_hash
         if not same:
             if resume is True:
                 raise TrainError(f"{ckpt_path} was made with another config or data set; remove it or use another --out")
         else:
-            model.load_state_dict(ck["model"])
-            opt.load_state_dict(ck["optimizer"])
-            sched.load_state_dict(ck["scheduler"])
-            start_epoch, history = ck["epoch"] + 1, ck["history"]
-            best = ck["best"]
-            bad_epochs = ck["bad_epochs"]
-            clusters = ck.get("clusters")
-            if hasattr(loss_fn, "load_queue_state"):  # the GCC queue: a resumed run sees the same correlation
-                loss_fn.load_queue_state(ck.get("gcc_queue"))
-            torch.set_rng_state(ck["rng"]["torch"])
+            try:
+                model.load_state_dict(ck["model"])
+                opt.load_state_dict(ck["optimizer"])
+                sched.load_state_dict(ck["scheduler"])
+                start_epoch, history = ck["epoch"] + 1, ck["history"]
+                best = ck["best"]
+                bad_epochs = ck["bad_epochs"]
+                clusters = ck.get("clusters")
+                if hasattr(loss_fn, "load_queue_state"):  # the GCC queue: a resumed run sees the same correlation
+                    loss_fn.load_queue_state(ck.get("gcc_queue"))
+                torch.set_rng_state(ck["rng"]["torch"])
+            except Exception as e:  # noqa: BLE001 - a damaged checkpoint must not become a traceback
+                _set_aside(ckpt_path, f"does not fit this model ({type(e).__name__}: {e})")
             emit({"event": "resume", "epoch": start_epoch, "checkpoint": str(ckpt_path)})
 
     mixcfg = config.mix_config()
@@ -889,6 +919,8 @@ def fit(
         emit({"event": "epoch", **rec})
     else:
         epoch = config.epochs - 1
+    if not stopped and _any_true(bool(should_stop()), device):  # a stop after the last epoch: still no model
+        stopped = True
 
     if stopped:
         emit({"event": "stopped", "epoch": epoch + 1, "checkpoint": str(ckpt_path) if ckpt_path.exists() else None})
@@ -907,6 +939,10 @@ def fit(
         test.update(head_metrics(model, data.test, device))
         extra_meta["ood"] = fit_density(model, data, device, seed=config.seed)
     model_path = out_dir / "model.fuiqa" if write_model else None
+    if write_model and should_stop():  # stopped while testing: no model either
+        emit({"event": "stopped", "epoch": epoch + 1, "checkpoint": str(ckpt_path) if ckpt_path.exists() else None})
+        return TrainResult(out_dir, None, {}, best["epoch"] + 1, best["srcc"], len(history), True, history,
+                           time.time() - t0)
     if is_main:
         from engine.modelpack import atomic_write_bytes
 
@@ -920,9 +956,9 @@ def fit(
                 train_config=config.to_dict(), generator=data.generator, **extra_meta,
             )
             model.to(device)
-        atomic_write_bytes(out_dir / "metrics.json", json.dumps(
-            {"test": test, "history": history, "data": data.root, "data_hash": data.data_hash,
-             "synthetic": data.synthetic, "config": config.to_dict(), "seconds": round(time.time() - t0, 1)},
+        atomic_write_bytes(out_dir / "metrics.json", json.dumps(M.json_safe(
+            {"test": test, "history": history, "data": str(data.root), "data_hash": data.data_hash,
+             "synthetic": data.synthetic, "config": config.to_dict(), "seconds": round(time.time() - t0, 1)}),
             indent=2, default=float).encode())
     emit({"event": "done", "model": str(model_path) if model_path else None, "metrics": test})
     return TrainResult(out_dir, model_path, test, best["epoch"] + 1, best["srcc"], len(history), False, history,

@@ -1,0 +1,123 @@
+"""The model input and the heatmap's way back, checked against the written spec (engine/preprocess.py
+docstring, docs/INTERFACES.md) on inputs where a wrong implementation gives a different number.
+
+Each test here was seen to fail on a deliberate breakage (listed in docs/testing.md): BGR read as
+RGB, ``color="rgb"`` ignored, letterbox padding kept by heatmap_to_frame, ROI ignored, the
+letterbox not centred, per-frame normalisation.
+"""
+import numpy as np
+import pytest
+
+from engine.preprocess import MEAN, STD, heatmap_to_frame, preprocess
+
+#: ITU-R BT.601 luma weights, the gray conversion OpenCV documents for COLOR_BGR2GRAY / RGB2GRAY
+W_R, W_G, W_B = 0.299, 0.587, 0.114
+#: one gray level in model-input units
+LEVEL = 1.0 / (255.0 * STD)
+
+
+def model_value(gray):
+    return (np.asarray(gray, np.float64) / 255.0 - MEAN) / STD
+
+
+@pytest.mark.parametrize("channel,weight", [(0, W_B), (1, W_G), (2, W_R)])
+def test_bgr_frame_is_read_as_bgr(channel, weight):
+    """A frame lit in one channel only: the gray level is that channel's BT.601 weight (blue 29,
+    green 150, red 76): reading BGR as RGB swaps 29 and 76."""
+    f = np.zeros((64, 80, 3), np.uint8)
+    f[:, :, channel] = 255
+    x = preprocess(f, None, 32)
+    centre = x[0, 16, 16]
+    assert centre == pytest.approx(model_value(weight * 255), abs=1.01 * LEVEL)
+
+
+@pytest.mark.parametrize("channel,weight", [(0, W_R), (1, W_G), (2, W_B)])
+def test_rgb_frame_with_color_rgb(channel, weight):
+    f = np.zeros((64, 80, 3), np.uint8)
+    f[:, :, channel] = 255
+    x = preprocess(f, None, 32, color="rgb")
+    assert x[0, 16, 16] == pytest.approx(model_value(weight * 255), abs=1.01 * LEVEL)
+
+
+def test_bgra_and_rgba_orders():
+    f = np.zeros((40, 40, 4), np.uint8)
+    f[:, :, 0] = 255  # blue in BGRA, red in RGBA
+    f[:, :, 3] = 255
+    assert preprocess(f, None, 16)[0, 8, 8] == pytest.approx(model_value(W_B * 255), abs=1.01 * LEVEL)
+    assert preprocess(f, None, 16, color="rgb")[0, 8, 8] == pytest.approx(
+        model_value(W_R * 255), abs=1.01 * LEVEL)
+
+
+def test_random_colour_image_matches_bt601_luma():
+    """Every pixel (no resize: the ROI is already size×size), against luma computed here."""
+    rng = np.random.default_rng(3)
+    f = rng.integers(0, 256, (48, 48, 3), np.uint8)
+    b, g, r = (f[:, :, k].astype(np.float64) for k in range(3))
+    y = W_R * r + W_G * g + W_B * b
+    x = preprocess(f, None, 48)
+    np.testing.assert_allclose(x[0], model_value(y), atol=1.01 * LEVEL)
+    xr = preprocess(f[:, :, ::-1].copy(), None, 48, color="rgb")
+    np.testing.assert_allclose(xr[0], x[0], atol=1e-6)
+
+
+def test_normalisation_is_fixed_not_per_frame():
+    """Gain is a quality factor: a dark frame must stay dark (no per-frame standardisation)."""
+    dark = np.full((50, 50), 20, np.uint8)
+    bright = np.full((50, 50), 200, np.uint8)
+    assert preprocess(dark, None, 25)[0, 12, 12] == pytest.approx(model_value(20), abs=1e-5)
+    assert preprocess(bright, None, 25)[0, 12, 12] == pytest.approx(model_value(200), abs=1e-5)
+
+
+def test_roi_selects_the_pixels_and_is_letterboxed_centred():
+    """ROI 60×30 at (10, 5): its left half is 50, right half 200, everything else 255. The model
+    input is its 2:1 letterbox in 64×64: rows 16..47, columns 0..31 = 50, 32..63 = 200, padding
+    elsewhere."""
+    f = np.full((100, 120), 255, np.uint8)
+    f[5:35, 10:40] = 50
+    f[5:35, 40:70] = 200
+    x = preprocess(f, (10, 5, 60, 30), 64)[0]
+    pad = -MEAN / STD
+    np.testing.assert_allclose(x[:16], pad, atol=1e-6)
+    np.testing.assert_allclose(x[48:], pad, atol=1e-6)
+    np.testing.assert_allclose(x[16:48, :31], model_value(50), atol=1e-5)
+    np.testing.assert_allclose(x[16:48, 33:], model_value(200), atol=1e-5)
+
+
+def test_roi_clipped_to_the_frame():
+    f = np.zeros((40, 40), np.uint8)
+    f[20:, 20:] = 100
+    a = preprocess(f, (20, 20, 100, 100), 20)  # runs off the frame: clipped to 20×20
+    np.testing.assert_allclose(a[0], model_value(100), atol=1e-5)
+
+
+# ------------------------------------------------------------------ heatmap back onto the frame
+
+
+def test_heatmap_to_frame_drops_the_letterbox_padding():
+    """ROI 300×150 letterboxed into 128: the ROI fills input rows 32..95, i.e. heatmap rows 4..11 of
+    16. A heatmap whose value is its row number must come back with row ≈4 at the ROI's top edge
+    and ≈11 at its bottom (padding kept would give ≈0 and ≈15)."""
+    hm = np.repeat(np.arange(16, dtype=np.float32)[:, None], 16, axis=1)
+    patch, roi = heatmap_to_frame(hm, (10, 20, 300, 150), (480, 640), 128)
+    assert roi == (10, 20, 300, 150) and patch.shape == (150, 300)
+    col = patch.mean(axis=1)
+    # input row r maps to heatmap coordinate (r + 0.5) / 8 - 0.5 (bilinear, half-pixel centres)
+    top, bottom = (32 + 0.5) / 8 - 0.5, (95 + 0.5) / 8 - 0.5
+    assert col[0] == pytest.approx(top, abs=0.15)
+    assert col[-1] == pytest.approx(bottom, abs=0.15)
+    assert np.all(np.diff(col) >= -1e-4)  # rows keep their order (not flipped)
+    # columns: the ROI spans the whole input width, so left edge ≈ 0 and right edge ≈ 15 in x
+    hx = hm.T.copy()
+    px, _ = heatmap_to_frame(hx, (10, 20, 300, 150), (480, 640), 128)
+    assert px[:, 0].mean() == pytest.approx(0.0, abs=0.15) and px[:, -1].mean() == pytest.approx(15.0, abs=0.15)
+
+
+def test_heatmap_to_frame_tall_roi_and_clipping():
+    """A tall ROI (padding left and right) running off the frame: the patch covers the clipped ROI."""
+    hm = np.repeat(np.arange(16, dtype=np.float32)[None, :], 16, axis=0)  # value = column
+    patch, roi = heatmap_to_frame(hm, (600, 0, 100, 400), (480, 640), 128)
+    assert roi == (600, 0, 40, 400) and patch.shape == (400, 40)
+    # clipped ROI 40×400 -> 13×128 centred: input columns 57..69 -> heatmap x ≈ 6.6 .. 8.2
+    row = patch.mean(axis=0)
+    assert row[0] == pytest.approx((57 + 0.5) / 8 - 0.5, abs=0.3)
+    assert row[-1] == pytest.approx((69 + 0.5) / 8 - 0.5, abs=0.3)

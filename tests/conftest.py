@@ -36,3 +36,23 @@ def no_real_capture_devices(request, monkeypatch):
     from engine import sources
 
     monkeypatch.setattr(sources, "list_devices", lambda *a, **k: [])
+
+
+#: the longest any test subprocess may run (the real trainer on a tiny set takes about a minute)
+SUBPROCESS_TIMEOUT_S = 600
+
+
+@pytest.fixture(autouse=True)
+def subprocess_deadline(monkeypatch):
+    """A subprocess.run without a timeout gets one: a hung child fails the test instead of the run."""
+    import subprocess
+
+    real = subprocess.run
+
+    def run(*a, **kw):
+        kw.setdefault("timeout", SUBPROCESS_TIMEOUT_S)
+        if kw["timeout"] is None:
+            kw["timeout"] = SUBPROCESS_TIMEOUT_S
+        return real(*a, **kw)
+
+    monkeypatch.setattr(subprocess, "run", run)

@@ -44,14 +44,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: module -> (functions whose lines are mutated, or None for the whole module; tests that guard it)
 MODULES: dict[str, tuple[list[str] | None, list[str]]] = {
-    "engine/preprocess.py": (None, ["tests/test_holes_preprocess.py", "tests/test_model_core.py",
+    "engine/preprocess.py": (None, ["tests/test_holes_preprocess.py", "tests/test_holes_model_pin.py",
+                                    "tests/test_model_core.py::test_preprocess_formats_agree",
+                                    "tests/test_model_core.py::test_preprocess_letterbox_keeps_aspect_and_pads",
+                                    "tests/test_model_core.py::test_preprocess_roi_is_clipped_and_batch_matches_single",
+                                    "tests/test_model_core.py::test_heatmap_maps_back_onto_roi",
                                     "tests/test_scorers.py"]),
     "engine/scorers.py": (["_is_single_roi", "_roi_box", "normalize_inputs", "Scorer._batch", "Scorer.preprocess",
                            "Scorer.score", "Scorer.score_one", "_concat", "OrtScorer.score_tensor",
                            "TorchScorer.__init__", "TorchScorer.score_tensor"],
-                          ["tests/test_scorers.py", "tests/test_holes_cli.py"]),
+                          ["tests/test_holes_model_pin.py", "tests/test_scorers.py", "tests/test_holes_cli.py"]),
     "engine/roi.py": (["parse_roi", "_to_uint8", "roi_signal", "_classify", "_finish", "find_roi"],
-                      ["tests/test_roi.py", "tests/test_holes_cli.py"]),
+                      ["tests/test_holes_cli.py::test_roi_box_is_the_fan_not_the_frame",
+                       "tests/test_holes_cli.py::test_roi_frame_option_reads_that_frame", "tests/test_roi.py"]),
     "train/losses.py": (["pearson", "soft_rank", "hard_rank", "GCCLoss.forward", "NormInNormLoss.forward",
                          "MSELoss.forward", "L1Loss.forward"],
                         ["tests/test_losses.py"]),

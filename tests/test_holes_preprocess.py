@@ -121,3 +121,28 @@ def test_heatmap_to_frame_tall_roi_and_clipping():
     row = patch.mean(axis=0)
     assert row[0] == pytest.approx((57 + 0.5) / 8 - 0.5, abs=0.3)
     assert row[-1] == pytest.approx((69 + 0.5) / 8 - 0.5, abs=0.3)
+
+
+@pytest.mark.parametrize("roi,want", [
+    (None, (0, 0, 400, 300)),
+    ((0, 0, 400, 300), (0, 0, 400, 300)),
+    ((-10, -5, 50, 40), (0, 0, 40, 35)),  # the part inside the frame
+    ((500, 10, 50, 50), (399, 10, 1, 50)),  # right of the frame: the last column
+    ((10, 290, 50, 50), (10, 290, 50, 10)),  # runs off the bottom
+    ((10, 400, 50, 50), (10, 299, 50, 1)),  # below the frame: the last row
+    ((5, 5, 0, 0), (5, 5, 1, 1)),  # never empty
+    ((350, 250, 100, 100), (350, 250, 50, 50)),
+])
+def test_clip_roi_follows_the_rule(roi, want):
+    """"clipped to the frame": the part of the box inside it, at least one pixel, never empty."""
+    from engine.preprocess import clip_roi
+
+    assert clip_roi(roi, (300, 400)) == want
+    assert clip_roi(roi, (300, 400, 3)) == want
+
+
+def test_whole_frame_roi_equals_no_roi():
+    f = np.random.default_rng(5).integers(0, 256, (90, 130, 3), np.uint8)
+    np.testing.assert_array_equal(preprocess(f, (0, 0, 130, 90), 64), preprocess(f, None, 64))
+    # one column or row less is a different input
+    assert not np.array_equal(preprocess(f, (1, 0, 129, 90), 64), preprocess(f, None, 64))

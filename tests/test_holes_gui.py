@@ -3,6 +3,7 @@ the shipped default, trained on SYNTHETIC data only; an untrained model; a site-
 banner about the model)."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from engine_helpers import package_varied
@@ -69,3 +70,74 @@ def test_tensorrt_action_follows_the_machine(qtbot, isolated, no_dialogs, monkey
     assert w.trt_action.isEnabled() is enabled
     assert why in w.trt_action.toolTip()
     w.close()
+
+
+# ------------------------------------------------------------------ live actions no test covered
+
+
+@pytest.fixture
+def window(qtbot, isolated, no_dialogs):  # noqa: F811 - the live window, with fake devices (conftest)
+    w = _window(qtbot)
+    w.resize(1000, 650)
+    w.show()
+    yield w
+    w.close()
+
+
+class FlakyScorer:
+    """BrightnessScorer that raises on calls 3, 4 and 5 (a GPU hiccup, a bad frame)."""
+
+    def __init__(self):
+        from test_gui_fakes import BrightnessScorer
+
+        self.inner = BrightnessScorer()
+        self.backend, self.reason, self.warning, self.input_size = "fake", "flaky test double", None, 64
+        self.calls = 0
+
+    def score(self, frames, rois=None):
+        self.calls += 1
+        if 3 <= self.calls <= 5:
+            raise RuntimeError(f"fake failure {self.calls}")
+        return self.inner.score(frames, rois)
+
+
+def test_scorer_exception_during_live_scoring_is_reported_and_scoring_goes_on(qtbot, window, no_dialogs):
+    from test_gui_fakes import FakeSource
+
+    scorer = FlakyScorer()
+    window.scorer = scorer
+    live = window.live
+    live.start("fake", opener=lambda: FakeSource())
+    p = live.pipeline
+    qtbot.waitUntil(lambda: p.scoring.errors == 3 and p.scoring.scored >= 5, timeout=15000)
+    qtbot.waitUntil(lambda: "scoring failed" in (getattr(live, "last_error", "") or ""), timeout=5000)
+    assert "fake failure" in live.last_error
+    assert p.capture.captured > p.scoring.scored  # capture never stopped
+    assert no_dialogs == []  # a status message, not a dialog per frame
+    assert live.last_result is not None and 0 <= live.last_result.score <= 100
+
+
+def test_heatmap_toggle_opacity_and_colour_map_apply_and_persist(qtbot, window):
+    from test_gui_fakes import BrightnessScorer, FakeSource
+
+    window.scorer = BrightnessScorer()
+    live = window.live
+    live.start("fake", opener=lambda: FakeSource())
+    qtbot.waitUntil(lambda: live.pipeline.scoring.scored >= 3, timeout=15000)
+    acts = {a.text().replace("&", ""): a for a in window.actions()}
+    shown = live.heat_item.isVisible()
+    acts["Heatmap"].trigger()
+    assert live.heat_item.isVisible() is (not shown) and live.heat_check.isChecked() is (not shown)
+    assert window.settings.get("overlay/show") is (not shown)
+    acts["Heatmap"].trigger()
+    assert live.heat_item.isVisible() is shown
+    live.opacity.setValue(30)
+    assert live.heat_item.opacity() == pytest.approx(0.3)
+    assert window.settings.get("overlay/opacity") == pytest.approx(0.3)
+    names = [live.cmap.itemText(i) for i in range(live.cmap.count())]
+    assert len(names) >= 2
+    other = next(n for n in names if n != live.cmap.currentText())
+    lut_before = live.pipeline.scoring.heat_lut.copy()
+    live.cmap.setCurrentText(other)
+    assert window.settings.get("overlay/colormap") == other
+    assert not np.array_equal(live.pipeline.scoring.heat_lut, lut_before)  # the scoring thread colours with it

@@ -141,3 +141,64 @@ def test_heatmap_toggle_opacity_and_colour_map_apply_and_persist(qtbot, window):
     live.cmap.setCurrentText(other)
     assert window.settings.get("overlay/colormap") == other
     assert not np.array_equal(live.pipeline.scoring.heat_lut, lut_before)  # the scoring thread colours with it
+
+
+# ------------------------------------------------------------------ retrain: failed and "keep current"
+
+FAILING_TRAINER = (
+    "import json, sys\n"
+    "print(json.dumps({'event': 'error', 'message': 'labels.csv row 3: mos 140 out of 0-100'}), flush=True)\n"
+    "sys.exit(2)\n"
+)
+
+
+def test_retrain_failure_is_shown_and_changes_nothing(qtbot, window, tmp_path):
+    import sys
+
+    from app.retrain import RetrainDialog
+
+    script = tmp_path / "failing_trainer.py"
+    script.write_text(FAILING_TRAINER)
+    data = tmp_path / "labelled"
+    data.mkdir()
+    (data / "labels.csv").write_text("name,mos\na.png,50\n")
+    window.settings.set("scoring/model", "")
+    d = RetrainDialog(window.settings, None, parent=window, trainer_cmd=[sys.executable, str(script)])
+    qtbot.addWidget(d)
+    with qtbot.waitSignal(d.state_changed, timeout=30000, check_params_cb=lambda s: s == "failed"):
+        assert d.start(str(data))
+    assert "training failed (exit 2)" in d.status.text() and "mos 140" in d.status.text()
+    assert "unchanged" in d.status.text()
+    assert d.new_model is None and window.settings.get("scoring/model") == ""
+    assert not d.accept_btn.isVisible() and d.start_btn.isEnabled()
+
+
+def test_retrain_keep_current_keeps_it(qtbot, window, tmp_path):
+    import shutil
+    import sys
+    from pathlib import Path
+
+    from test_gui_retrain import FAKE_TRAINER
+
+    from app.retrain import RetrainDialog
+    from engine.modelpack import default_model_path
+
+    script = tmp_path / "fake_trainer.py"
+    script.write_text(FAKE_TRAINER)
+    data = tmp_path / "labelled"
+    data.mkdir()
+    (data / "labels.csv").write_text("name,mos\na.png,50\n")
+    shutil.copy(default_model_path(), data / "model_src.fuiqa")
+    window.settings.set("scoring/model", "")
+    d = RetrainDialog(window.settings, None, parent=window, trainer_cmd=[sys.executable, str(script)])
+    qtbot.addWidget(d)
+    d.epochs.setValue(1)
+    with qtbot.waitSignal(d.state_changed, timeout=30000, check_params_cb=lambda s: s == "compare"):
+        assert d.start(str(data))
+    new = d.new_model
+    with qtbot.waitSignal(d.state_changed, timeout=5000, check_params_cb=lambda s: s == "kept"):
+        d.keep_btn.click()
+    assert window.settings.get("scoring/model") == ""  # the active model did not change
+    assert window.scorer.package.path == default_model_path()
+    assert new and Path(new).exists()  # the new model stays in the models folder
+    assert not d.accept_btn.isVisible() and not d.keep_btn.isVisible()

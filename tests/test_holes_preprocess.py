@@ -146,3 +146,15 @@ def test_whole_frame_roi_equals_no_roi():
     np.testing.assert_array_equal(preprocess(f, (0, 0, 130, 90), 64), preprocess(f, None, 64))
     # one column or row less is a different input
     assert not np.array_equal(preprocess(f, (1, 0, 129, 90), 64), preprocess(f, None, 64))
+
+
+def test_extreme_aspect_roi_keeps_its_aspect():
+    """A 1-px-wide, 300-px-tall ROI letterboxed into 128: one column of image (aspect kept, at
+    least one pixel), centred, the rest padding."""
+    f = np.full((300, 400), 200, np.uint8)
+    x = preprocess(f, (10, 0, 1, 300), 128)[0]
+    image = ~np.isclose(x, -MEAN / STD)
+    assert image.any(axis=0).sum() == 1 and image[:, (128 - 1) // 2].all()
+    y = preprocess(f, (0, 10, 400, 1), 128)[0]  # and lying down: one row
+    image = ~np.isclose(y, -MEAN / STD)
+    assert image.any(axis=1).sum() == 1 and image[(128 - 1) // 2, :].all()

@@ -31,7 +31,7 @@ def machine_independent(request, monkeypatch):
 def no_real_capture_devices(request, monkeypatch):
     """GUI tests never open the machine's /dev/video* nodes: device enumeration finds none
     (a test that needs cards patches ``engine.sources.list_devices`` with its own fake)."""
-    if not request.module.__name__.split(".")[-1].startswith("test_gui"):
+    if "gui" not in request.module.__name__.split(".")[-1]:  # test_gui_*.py, test_holes_gui.py
         return
     from engine import sources
 

@@ -33,9 +33,20 @@ def no_real_capture_devices(request, monkeypatch):
     (a test that needs cards patches ``engine.sources.list_devices`` with its own fake)."""
     if "gui" not in request.module.__name__.split(".")[-1]:  # test_gui_*.py, test_holes_gui.py
         return
+    import cv2
+
     from engine import sources
 
     monkeypatch.setattr(sources, "list_devices", lambda *a, **k: [])
+    real_capture = cv2.VideoCapture
+
+    def capture(*a, **k):  # files still open; a device index or node behaves as "nothing plugged in"
+        target = a[0] if a else k.get("index", k.get("filename"))
+        if isinstance(target, int) or str(target).startswith("/dev/video"):
+            raise sources.SourceError(f"capture device {target} could not be opened (tests open no real device)")
+        return real_capture(*a, **k)
+
+    monkeypatch.setattr(cv2, "VideoCapture", capture)
 
 
 #: the longest any test subprocess may run (the real trainer on a tiny set takes about a minute)

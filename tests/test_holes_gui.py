@@ -202,3 +202,10 @@ def test_retrain_keep_current_keeps_it(qtbot, window, tmp_path):
     assert window.scorer.package.path == default_model_path()
     assert new and Path(new).exists()  # the new model stays in the models folder
     assert not d.accept_btn.isVisible() and not d.keep_btn.isVisible()
+
+
+def test_gui_tests_see_no_real_capture_card(qtbot, window):
+    """conftest's fake enumeration: the device list is empty whatever this machine has plugged in."""
+    window.refresh_devices()
+    qtbot.waitUntil(lambda: window.devices is not None, timeout=10000)
+    assert window.devices == []

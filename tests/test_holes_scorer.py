@@ -28,3 +28,13 @@ def test_score_one_uses_its_roi(scorer):
     s_box, hm = scorer.score_one(f, box)
     assert s_box == pytest.approx(float(scorer.score([f], box).scores[0]), abs=1e-4)
     assert abs(s_box - scorer.score_one(f)[0]) > 0.5 and hm.ndim == 2
+
+
+@pytest.mark.parametrize("box", [(10, 10, 1, 50), (10, 10, 50, 1), (0, 0, 1, 1)])
+def test_smallest_rois_are_accepted(scorer, box):
+    """w, h > 0 is the rule (docs/INTERFACES.md): a 1-pixel side is a valid ROI, not an error."""
+    f = real_frames()[0]
+    s = scorer.score([f], box).scores
+    assert s.shape == (1,) and 0 <= s[0] <= 100
+    with pytest.raises(ValueError, match="no area"):
+        scorer.score([f], (box[0], box[1], 0, box[3]))

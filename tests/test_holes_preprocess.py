@@ -158,3 +158,15 @@ def test_extreme_aspect_roi_keeps_its_aspect():
     y = preprocess(f, (0, 10, 400, 1), 128)[0]  # and lying down: one row
     image = ~np.isclose(y, -MEAN / STD)
     assert image.any(axis=1).sum() == 1 and image[(128 - 1) // 2, :].all()
+
+
+@pytest.mark.parametrize("value,level", [(0.0, 0), (1.0, 255), (0.5, 128), (1.5, 255), (-0.2, 0)])
+def test_float_frames_map_0_1_onto_0_255_and_clip(value, level):
+    f = np.full((40, 40), value, np.float32)
+    assert preprocess(f, None, 20)[0, 10, 10] == pytest.approx(model_value(level), abs=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(40, 40, 2), (40, 40, 5)])
+def test_unsupported_channel_counts_are_refused(shape):
+    with pytest.raises(ValueError, match="unsupported frame shape"):
+        preprocess(np.zeros(shape, np.uint8), None, 20)

@@ -38,3 +38,10 @@ def test_smallest_rois_are_accepted(scorer, box):
     assert s.shape == (1,) and 0 <= s[0] <= 100
     with pytest.raises(ValueError, match="no area"):
         scorer.score([f], (box[0], box[1], 0, box[3]))
+
+
+def test_batch_buffer_is_reused_not_reallocated(scorer):
+    """"into a reused batch buffer": a smaller batch after a larger one reuses its memory."""
+    big = scorer._batch(4)
+    small = scorer._batch(2)
+    assert np.shares_memory(big, small) and small.shape[0] == 2

@@ -237,9 +237,9 @@ def run_mutant(m: Mutant, copy: Path, timeout_s: float, python: str) -> tuple[st
     try:
         p = subprocess.run([python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *m.tests], cwd=copy, env=env,
                            capture_output=True, text=True, timeout=timeout_s, start_new_session=True)
-        status = "SURVIVED" if p.returncode == 0 else ("caught" if p.returncode == 1 else f"error rc={p.returncode}")
-        if p.returncode not in (0, 1):  # collection error / crash = the mutant broke the import: caught
-            status = "caught"
+        # 0: all passed; 1: a test failed; 2: collection error (the mutant broke an import) - caught;
+        # 3-5 (internal/usage error, nothing collected): the run proves nothing - reported as an error
+        status = {0: "SURVIVED", 1: "caught", 2: "caught"}.get(p.returncode, f"error rc={p.returncode}")
     except subprocess.TimeoutExpired:
         status = "caught"  # hung: the tests' time limits would fail it too
     finally:

@@ -170,3 +170,17 @@ def test_float_frames_map_0_1_onto_0_255_and_clip(value, level):
 def test_unsupported_channel_counts_are_refused(shape):
     with pytest.raises(ValueError, match="unsupported frame shape"):
         preprocess(np.zeros(shape, np.uint8), None, 20)
+
+
+@pytest.mark.parametrize("shape,size", [((1024, 1024), 128), ((256, 1024), 128), ((960, 1280), 160)])
+def test_shrinking_averages_like_a_box_filter(shape, size):
+    """"INTER_AREA averages speckle properly when shrinking": for an integer shrink factor k the model
+    input is the k×k block mean of the ROI (to within the uint8 rounding of the halving steps)."""
+    H, W = shape
+    f = np.random.default_rng(4).integers(0, 256, shape, np.uint8)
+    k = max(H, W) // size
+    blocks = f.reshape(H // k, k, W // k, k).astype(np.float64).mean(axis=(1, 3))
+    x = preprocess(f, None, size)[0]
+    oy, ox = (size - H // k) // 2, (size - W // k) // 2
+    got = x[oy : oy + H // k, ox : ox + W // k]
+    np.testing.assert_allclose(got, model_value(blocks), atol=2.0 * LEVEL)

@@ -184,3 +184,11 @@ def test_shrinking_averages_like_a_box_filter(shape, size):
     oy, ox = (size - H // k) // 2, (size - W // k) // 2
     got = x[oy : oy + H // k, ox : ox + W // k]
     np.testing.assert_allclose(got, model_value(blocks), atol=2.0 * LEVEL)
+
+
+def test_two_pixel_frames_are_images_one_pixel_ones_are_not():
+    assert preprocess(np.full((2, 2), 100, np.uint8), None, 8)[0, 4, 4] == pytest.approx(model_value(100), abs=1e-5)
+    assert preprocess(np.full((2, 2, 3), 100, np.uint8), None, 8).shape == (1, 8, 8)
+    for bad in (np.zeros((1, 5), np.uint8), np.zeros((5, 1), np.uint8), np.zeros((4, 4, 3, 1), np.uint8)):
+        with pytest.raises(ValueError, match="not an image frame"):
+            preprocess(bad, None, 8)

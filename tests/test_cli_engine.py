@@ -196,18 +196,14 @@ def test_export_onnx_and_fp16_and_tensorrt_unavailable(tmp_path, capsys, trained
     out, out16 = tmp_path / "m.onnx", tmp_path / "m16.onnx"
     assert main(["export", str(trained_model), "--onnx", str(out)]) == 0
     onnx.checker.check_model(onnx.load(str(out)))
-    if pytest.importorskip is not None:
-        try:
-            import onnxconverter_common  # noqa: F401
-        except ImportError:
-            pass
-        else:
-            assert main(["export", str(trained_model), "--fp16-onnx", str(out16)]) == 0
-            S = modelpack.load(trained_model).input_size
-            x = np.random.default_rng(0).normal(0, 1, (2, 1, S, S)).astype(np.float32)
-            a = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]
-            b = ort.InferenceSession(str(out16), providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]
-            assert b.dtype == np.float32 and np.max(np.abs(a - b)) < 0.5
+    # FP16 export needs onnxconverter-common, a [dev] dependency: never skipped silently
+    assert main(["export", str(trained_model), "--fp16-onnx", str(out16)]) == 0, capsys.readouterr().err
+    S = modelpack.load(trained_model).input_size
+    x = np.random.default_rng(0).normal(0, 1, (2, 1, S, S)).astype(np.float32)
+    a = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]
+    b = ort.InferenceSession(str(out16), providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]
+    # measured FP16 vs FP32: at most 0.12 points over 24 random inputs of this model
+    assert b.dtype == np.float32 and 0 < np.max(np.abs(a - b)) < 0.3
     capsys.readouterr()
     assert main(["export", str(trained_model), "--tensorrt", "--cache", str(tmp_path / "c")]) == 2
     assert "TensorRT not installed" in capsys.readouterr().err

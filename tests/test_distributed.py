@@ -1,6 +1,8 @@
 """GCC under torch.distributed (gloo, 2 CPU processes): the gathered loss and gradients equal the
 single-process ones on the same data."""
 import os
+import time
+from datetime import timedelta
 
 import pytest
 import torch
@@ -8,6 +10,25 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from train.losses import GCCLoss, NormInNormLoss
+
+#: no rank may hang the suite: the rendezvous and collectives time out, and so does the whole group
+GROUP_TIMEOUT = timedelta(seconds=120)
+
+
+def run_ranks(fn, args, nprocs=2, timeout_s=300.0):
+    """torch.multiprocessing.start_processes with a deadline: the ranks are killed if they are not
+    done in ``timeout_s`` (a hung gloo collective would otherwise block forever)."""
+    ctx = mp.start_processes(fn, args=args, nprocs=nprocs, join=False, start_method="spawn")
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not ctx.join(timeout=1.0):
+            if time.monotonic() > deadline:
+                pytest.fail(f"{fn.__name__}: ranks still running after {timeout_s:.0f} s")
+    finally:
+        for p in ctx.processes:
+            if p.is_alive():
+                p.kill()
+                p.join(5)
 
 
 def _data():
@@ -27,7 +48,7 @@ def _loss_and_grad(loss_fn, x, y, w):
 
 
 def _worker(rank, world, init, out_dir, sizes):
-    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world, timeout=GROUP_TIMEOUT)
     try:
         x, y, w = _data()
         # uneven shards (7 + 5) exercise the padding path of the gather
@@ -48,7 +69,7 @@ def _worker(rank, world, init, out_dir, sizes):
 def test_gathered_gcc_equals_single_process(tmp_path, sizes):
     world = 2
     init = f"file://{tmp_path / 'rendezvous'}"
-    mp.start_processes(_worker, args=(world, init, str(tmp_path), sizes), nprocs=world, join=True, start_method="spawn")
+    run_ranks(_worker, (world, init, str(tmp_path), sizes), nprocs=world, timeout_s=180)
     x, y, w = _data()
     for name, fn in (("gcc", GCCLoss(w_mae=0.5, tau=2.0, gather=False)), ("nin", NormInNormLoss(gather=False))):
         ref_loss, ref_grad = _loss_and_grad(fn, x, y, w)
@@ -71,7 +92,7 @@ def _fit_worker(rank, world, init, out_dir):
     from train.trainer import TrainConfig, fit
 
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world, timeout=GROUP_TIMEOUT)
     try:
         events = []
         r = fit(_prepared(32, 8, 8), out_dir, TrainConfig(**{**SMALL, "epochs": 2, "eval_boot": 0, "num_threads": 1}),
@@ -87,7 +108,7 @@ def test_trainer_runs_under_two_gloo_ranks(tmp_path):
     from engine import modelpack
 
     init = f"file://{tmp_path / 'rendezvous_fit'}"
-    mp.start_processes(_fit_worker, args=(2, init, str(tmp_path)), nprocs=2, join=True, start_method="spawn")
+    run_ranks(_fit_worker, (2, init, str(tmp_path)), nprocs=2, timeout_s=600)
     r0, r1 = (torch.load(tmp_path / f"fit{r}.pt", weights_only=False) for r in (0, 1))
     assert len(r0["history"]) == 2
     for a, b in zip(r0["history"], r1["history"]):

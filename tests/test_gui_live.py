@@ -168,7 +168,10 @@ def test_freeze_with_space_stops_drawing(qtbot, window):
     assert live.frozen and live.freeze_text.isVisible()
     shown = live.image_item.image.copy()
     drawn = live.frames_drawn
-    qtbot.wait(300)
+    scored, captured = live.pipeline.scoring.scored, live.pipeline.capture.captured
+    # new frames arrive and get scored (each would be drawn if not frozen): an event, not a sleep
+    qtbot.waitUntil(lambda: live.pipeline.scoring.scored >= scored + 5 and live.pipeline.capture.captured >= captured + 5,
+                    timeout=10000)
     assert live.frames_drawn == drawn
     assert np.array_equal(live.image_item.image, shown)
     assert live.pipeline.capture.captured > 0  # capture goes on behind the frozen view

@@ -158,8 +158,7 @@ def test_retrain_real_trainer_tiny_set(qtbot, window, tmp_path):
     r = subprocess.run([sys.executable, "-m", "app.cli", "synth", str(data), "--n", "40", "--seed", "1"],
                        cwd=ROOT, capture_output=True, text=True, timeout=300,
                        env=dict(os.environ, OMP_NUM_THREADS="1"))
-    if r.returncode != 0:
-        pytest.skip(f"synth unavailable: {r.stderr[-300:]}")
+    assert r.returncode == 0, f"fuiqa synth failed: {r.stderr[-2000:]}"  # a broken generator is a failure
     d = RetrainDialog(window.settings, None, parent=window)
     qtbot.addWidget(d)
     d.epochs.setValue(1)
@@ -184,11 +183,9 @@ def test_retrain_real_trainer_tiny_set(qtbot, window, tmp_path):
 
 
 def test_tools_tensorrt_disabled_with_reason_and_benchmark(qtbot, window, no_dialogs):
-    from app.main_window import gpu_available
-
-    ok, why = gpu_available()
-    assert window.trt_action.isEnabled() == ok
-    assert window.trt_action.toolTip() == why and why
+    # conftest hides TensorRT: the action is off and its tooltip says why (the enabled case: test_holes_gui)
+    assert not window.trt_action.isEnabled()
+    assert "TensorRT is not installed" in window.trt_action.toolTip()
     window.benchmark_backend()
     qtbot.waitUntil(lambda: hasattr(window, "_last_benchmark"), timeout=30000)
     r = window._last_benchmark

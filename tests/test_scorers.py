@@ -33,8 +33,9 @@ def test_ort_and_torch_agree_on_real_frames(pkg, frames, ort_scorer):
     assert np.all((a.scores >= 0) & (a.scores <= 100))
     # the comparison means something: the frames get clearly different scores
     assert np.ptp(a.scores) > 1.0
-    assert np.max(np.abs(a.scores - b.scores)) < 0.5
-    assert np.max(np.abs(a.heatmaps - b.heatmaps)) < 1.0
+    # measured: scores differ by ≤ 3e-5 points, heatmaps by ≤ 5e-4 (float32 op order)
+    assert np.max(np.abs(a.scores - b.scores)) < 1e-3
+    assert np.max(np.abs(a.heatmaps - b.heatmaps)) < 5e-3
 
 
 def test_single_frame_list_and_batch_array_give_the_same_scores(ort_scorer, frames):

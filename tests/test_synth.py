@@ -167,13 +167,21 @@ def test_screen_mode_roi_finder_finds_the_fan():
     from engine.roi import find_roi
     from train.synth.dataset import render_item
 
+    from train.synth.screen import screen_layout
+
     img, row = render_item("head", 3, 1, 256, screen=True)
     assert img.ndim == 3 and img.shape[:2] == (256, 340)
+    lx, ly, lw, lh = screen_layout(340, 256)  # where the generator draws the imaging area
     r = find_roi(img)
     x, y, w, h = r.box
-    assert r.kind == "sector" and 40 <= x <= 80 and w >= 180 and h >= 120
-    # burned-in text is outside the box; the fan is inside it
-    assert img[: y - 2].max() > 150  # the text band above the image area is not empty
+    assert r.kind == "sector"
+    # the box lies in the imaging area: the text band above it and the bars beside it are left out
+    assert x >= lx - 2 and y >= ly - 2 and x + w <= lx + lw + 2 and y + h <= ly + lh + 2, (r.box, (lx, ly, lw, lh))
+    assert img[:ly].max() > 150  # ... and that band does hold text
+    # the fan (echo inside the imaging area) is inside the mask
+    fan = np.zeros(img.shape[:2], bool)
+    fan[ly : ly + lh, lx : lx + lw] = cv2.medianBlur(img[:, :, 1], 5)[ly : ly + lh, lx : lx + lw] > 30
+    assert fan.sum() > 0.2 * lw * lh and (r.mask & fan).sum() >= 0.95 * fan.sum()
 
 
 def test_demo_writer_small(tmp_path):

@@ -163,7 +163,7 @@ def test_too_small_and_corrupt_sets(tmp_path):
     assert "labels.csv" in str(e.value) or "not-a-number" in str(e.value) or "missing.png" in str(e.value)
     # the CLI reports it and exits non-zero, writing no model
     p = subprocess.run([sys.executable, "-m", "app.cli", "train", str(bad), "--out", str(tmp_path / "o3"), "--epochs", "1"],
-                       capture_output=True, text=True, cwd=ROOT)
+                       capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert p.returncode == 2 and "error" in p.stderr
     assert not (tmp_path / "o3" / "model.fuiqa").exists()
 
@@ -187,7 +187,7 @@ def test_cli_train_beats_untrained_and_eval(tmp_path):
     trained_srcc = pkg.meta["metrics"]["srcc"]
     # the same test split through the packaged model (ONNX Runtime, same preprocessing + ROI)
     e = subprocess.run([sys.executable, "-m", "app.cli", "eval", str(tmp_path / "m" / "model.fuiqa"), str(data), "--json", "--boot", "50"],
-                       capture_output=True, text=True, cwd=ROOT)
+                       capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert e.returncode == 0, e.stderr
     m = json.loads(e.stdout)
     assert m["srcc"] == pytest.approx(trained_srcc, abs=0.02) and m["n"] == pkg.meta["metrics"]["n"]
@@ -203,7 +203,8 @@ def test_cli_train_beats_untrained_and_eval(tmp_path):
     # `eval --split-from`: another model's split, so two models are compared on the same images
     own = T.evaluate_package(untrained, data, "test", n_boot=0)
     e2 = subprocess.run([sys.executable, "-m", "app.cli", "eval", str(untrained), str(data), "--json", "--boot", "0",
-                         "--split-from", str(tmp_path / "m" / "model.fuiqa")], capture_output=True, text=True, cwd=ROOT)
+                         "--split-from", str(tmp_path / "m" / "model.fuiqa")], capture_output=True, text=True, cwd=ROOT,
+                         timeout=300)
     assert e2.returncode == 0, e2.stderr
     shared = json.loads(e2.stdout)
     assert own["n"] != pkg.meta["metrics"]["n"] and shared["n"] == pkg.meta["metrics"]["n"]

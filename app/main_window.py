@@ -95,6 +95,8 @@ class MainWindow(QMainWindow):
         pkg = getattr(self.scorer, "package", None)
         if not w and pkg is not None and pkg.synthetic:
             w = "MODEL TRAINED ON SYNTHETIC DATA — scores are a demonstration only"
+        elif not w and pkg is not None and pkg.training_note:
+            w = f"MODEL TRAINED ON {pkg.training_note} — not yet validated for clinical use"
         for b in (self.live.banner, self.cine.banner):
             b.set_part("untrained", w)
         if hasattr(self, "model_label"):
@@ -108,6 +110,8 @@ class MainWindow(QMainWindow):
         warn = [w for w in (getattr(self.scorer, "warning", None),) if w]
         if pkg is not None and pkg.synthetic:
             warn.append("MODEL TRAINED ON SYNTHETIC DATA — a demonstration only")
+        elif pkg is not None and pkg.training_note:
+            warn.append(f"MODEL TRAINED ON {pkg.training_note} — not yet validated for clinical use")
         if self.live._src_synthetic:
             warn.append("SYNTHETIC DEMO SOURCE")
         return {"model": pkg.describe() if pkg else "?", "warnings": warn}
@@ -399,6 +403,7 @@ class MainWindow(QMainWindow):
                           "FUIQA Scan Assistant — fetal ultrasound image quality, 0–100 "
                           "(≥ 80 standard, 60–79 acceptable, < 60 non-standard).\n\n"
                           f"Model: {pkg.meta.get('name', pkg.path.stem) if pkg else '?'}\n"
+                          f"Trained on: {_training_words(pkg)}\n"
                           f"Scoring backend: {self.scorer.backend}\n\nDecision support only; not a diagnostic device.",
                           QMessageBox.Ok, self)
         box.setDetailedText(f"{pkg.describe() if pkg else '?'}\n{self.scorer.reason}")  # technical words: behind Details
@@ -413,6 +418,18 @@ class MainWindow(QMainWindow):
         self.cine.stop()
         self.settings.sync()
         super().closeEvent(e)
+
+
+def _training_words(pkg) -> str:
+    """What the About box says the model learnt from (the model file's own record)."""
+    if pkg is None:
+        return "?"
+    td = pkg.meta.get("training_data")
+    if isinstance(td, dict) and td.get("long"):
+        return td["long"] + (f" Data: {td['attribution']}" if td.get("attribution") else "")
+    if pkg.synthetic:
+        return "synthetic images only (never a real scan)"
+    return pkg.training_note or "not recorded in the model file"
 
 
 def trainer_available() -> tuple[bool, str]:

@@ -136,3 +136,18 @@ def test_score_csv_has_plane_criteria_and_ood_columns(tmp_path):
     assert list(rows[0])[:4] == ["source", "frame", "time_s", "score"]
     assert {"plane", "ood", "crit_thalami", "crit_structures"} <= set(rows[0])
     assert rows[0]["plane"] in R.PLANES and rows[0]["band"] == R.band_of(float(rows[0]["score"]))
+
+
+def test_model_file_says_what_it_was_trained_on(tmp_path):
+    """Banners and reports take the training data from the model file: synthetic-only says so, a model
+    with real frames says which (never 'synthetic only' once real frames are in)."""
+    from engine import modelpack
+
+    syn = package_varied(tmp_path / "s.fuiqa", trained=True)
+    meta = dict(syn.meta, synthetic_training_data=True)
+    assert modelpack.save(tmp_path / "s2.fuiqa", meta, syn.onnx, syn.weights).training_note == "SYNTHETIC DATA"
+    meta = dict(syn.meta, synthetic_training_data=False,
+                training_data={"short": "SYNTHETIC + 468 REAL HC18 HEAD FRAMES", "long": "…"})
+    real = modelpack.save(tmp_path / "r.fuiqa", meta, syn.onnx, syn.weights)
+    assert real.training_note == "SYNTHETIC + 468 REAL HC18 HEAD FRAMES" and not real.synthetic
+    assert "468 REAL HC18" in real.describe()

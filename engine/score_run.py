@@ -77,13 +77,9 @@ def default_csv_name(input_spec, keep_names: bool = False) -> Path:
 
 
 def _iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    ih = max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = iw * ih
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
+    from .roi_track import box_iou  # one box-IoU rule (the tracker's)
+
+    return box_iou(a, b)
 
 
 @dataclass

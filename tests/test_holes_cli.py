@@ -62,7 +62,8 @@ def test_score_roi_full_is_the_whole_frame(tmp_path, capsys, model, folder):
     out = tmp_path / "full.csv"
     assert main(["score", str(d), "--out", str(out), "--model", str(model.path), "--backend", "ort",
                  "--roi", "full"]) == 0
-    assert "roi:" not in capsys.readouterr().err  # no auto-detection was run
+    err = capsys.readouterr().err
+    assert "roi: whole frame" in err and "confidence" not in err  # said so; no auto-detection was run
     with OrtScorer(model) as s:
         np.testing.assert_allclose(scores_of(out), s.score(frames, None).scores, atol=CSV_TOL)
 
@@ -78,14 +79,16 @@ def test_score_backend_torch_matches_ort(tmp_path, capsys, model, folder):
     np.testing.assert_allclose(scores_of(b), scores_of(a), atol=1e-3 + 1e-9)
 
 
-def test_default_model_says_synthetic(tmp_path, capsys, folder):
-    """The shipped model was trained on synthetic images only: the CLI report says so."""
+def test_default_model_says_what_it_was_trained_on(tmp_path, capsys, folder):
+    """The CLI report names the shipped model's training data, from the file's own metadata
+    ("SYNTHETIC" for a synthetic-only model; the real frames once they are in)."""
     d, _ = folder
-    assert modelpack.load(modelpack.default_model_path()).synthetic
+    pkg = modelpack.load(modelpack.default_model_path())
+    want = "SYNTHETIC" if pkg.synthetic else pkg.meta["training_data"]["short"]
     assert main(["score", str(d), "--out", str(tmp_path / "s.csv"), "--roi", "full", "--backend", "ort"]) == 0
     err = capsys.readouterr().err
     model_line = [l for l in err.splitlines() if l.startswith("model:")]
-    assert model_line and "SYNTHETIC" in model_line[0]
+    assert model_line and want in model_line[0]
 
 
 def test_fuiqa_debug_shows_the_traceback(tmp_path, monkeypatch, capsys):

@@ -49,7 +49,7 @@ class ChecklistView(QWidget):
         return QSize(240, n * self.fontMetrics().height())
 
     def minimumSizeHint(self):
-        return QSize(100, min(self.sizeHint().height(), 5 * self.fontMetrics().height()))
+        return QSize(100, min(self.sizeHint().height(), 5 * self.fontMetrics().height() + 2))
 
     def set_rows(self, rows, note: str = "") -> None:
         if rows != self.rows or note != self.note:
@@ -75,6 +75,7 @@ class ChecklistView(QWidget):
         # two columns when the rows do not fit one above the other
         cols = 1 if len(self.rows) * lh <= self.height() else 2
         per = (len(self.rows) + cols - 1) // cols
+        lh = min(lh, self.height() / max(1, per))  # every row visible, packed closer where space is short
         cw = self.width() / cols
         for k, (crit, words, ok) in enumerate(self.rows):
             if cols > 1:

@@ -194,12 +194,12 @@ class ScoreResult:
             probs = {nm: float(v) for nm, v in zip(self.plane_names, p)}
         if self.criteria is not None:
             crit = {nm: float(v) for nm, v in zip(self.criteria_names, self.criteria[i])}
-        ood = self.ood
+        ood = None if self.ood_score is None or self.ood_threshold is None else self.ood_score[i] > self.ood_threshold
         return FrameResult(
             score=float(self.scores[i]), heatmap=self.heatmaps[i],
             attention=None if self.attention is None else self.attention[i],
             plane=plane, plane_confidence=conf, plane_probs=probs, criteria_prob=crit,
-            ood=None if ood is None else bool(ood[i]),
+            ood=None if ood is None else bool(ood),
             ood_score=None if self.ood_score is None else float(self.ood_score[i]), index=i,
         )
 

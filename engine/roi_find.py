@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .roi_signal import STACK_GAP, THRESHOLD, _faint_mask, _signal_mask, _to_uint8, roi_signal
+from .roi_signal import STACK_GAP, THRESHOLD, _cc_stats, _faint_mask, _signal_mask, _to_uint8, roi_signal
 
 
 @dataclass
@@ -46,7 +46,16 @@ def _pick(lab: np.ndarray, n: int, ids) -> np.ndarray:
     """uint8 mask of the labels ``ids`` in a label image with ``n`` labels (a look-up, not np.isin)."""
     lut = np.zeros(max(1, int(n)), np.uint8)
     lut[np.asarray(ids, dtype=np.intp)] = 1
-    return lut[lab]
+    lut[0] = 0
+    return np.take(lut, lab)
+
+
+def _labels_under(lab: np.ndarray, n: int, where: np.ndarray) -> np.ndarray:
+    """The labels (> 0) of ``lab`` at the pixels where ``where`` is set (np.unique without a sort)."""
+    seen = np.zeros(max(1, int(n)), bool)
+    seen[lab[where.view(bool)]] = True
+    seen[0] = False
+    return np.flatnonzero(seen)
 
 
 def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
@@ -56,7 +65,7 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
     h, w = area.shape
     long_side = max(h, w)
     info: dict = {}
-    if binm.mean() < 0.01:
+    if cv2.countNonZero(binm) < 0.01 * h * w:
         info["reason"] = "no signal (blank frame)"
         return None, info
     k1 = max(3, int(round(0.016 * long_side)) | 1)
@@ -64,13 +73,13 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
     small = cv2.morphologyEx(binm, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k1, k1)))
     # a bigger opening cuts the thin bridges by which text or tick marks touch the image
     big = cv2.morphologyEx(small, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k2, k2)))
-    n, lab, stats, cent = cv2.connectedComponentsWithStats(big, connectivity=8)
+    n, lab, stats, cent = _cc_stats(big)
     if n <= 1:
         info["reason"] = "nothing but thin marks (text, lines)"
         return None, info
     # texture: share of rough pixels (speckle is rough; filled header bars and logos are flat)
     f = near.astype(np.float32)
-    rough = (np.abs(f - cv2.blur(f, (3, 3))) > 1.0)
+    rough = cv2.absdiff(f, cv2.blur(f, (3, 3))) > 1.0
     frame_area = float(h * w)
     cands = []
     for i in range(1, n):
@@ -146,16 +155,16 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
     grow = cv2.dilate(sel, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kg, kg)))
     # ... only what the opening shaved (not a neighbouring header bar or button that survived it)
     ns, slab = cv2.connectedComponents(small, connectivity=8)
-    touching = np.unique(slab[(sel > 0) & (slab > 0)])
-    sel = (grow & _pick(slab, ns, touching) & (lab == 0)).astype(np.uint8) | sel
+    touching = _labels_under(slab, ns, sel)
+    sel = (grow & _pick(slab, ns, touching) & (lab == 0).view(np.uint8)) | sel
     if faint is not None:
         # extend into faint speckle next to the region (the dark flanks of a fan)
         fo = cv2.morphologyEx(faint, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k1, k1)))
-        nf, flab, fstats, _ = cv2.connectedComponentsWithStats(fo, connectivity=8)
+        nf, flab, fstats, _ = _cc_stats(fo)
         if nf > 1:
             r = 2 * max(2, int(round(8 * scale))) + 1 + kg
             near_sel = cv2.dilate(sel, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (r, r)))
-            hit = np.unique(flab[(near_sel > 0) & (flab > 0)])
+            hit = _labels_under(flab, nf, near_sel)
             hit = [j for j in hit if fstats[j, cv2.CC_STAT_AREA] >= 0.003 * h * w]
             if hit:
                 sel = sel | _pick(flab, nf, hit)
@@ -201,30 +210,36 @@ def _mirror_sector(work_mask: np.ndarray) -> np.ndarray | None:
     return np.round(pts).astype(np.int32)
 
 
-def _snap_edges(mask8: np.ndarray, frames, scale: float) -> None:
+def _snap_edges(mask8: np.ndarray, frames, scale: float, box) -> tuple[int, int, int, int]:
     """Trim (in place) the lines along each side of the mask, up to ~3 working pixels deep, on which
     few (< 12 %) full-resolution pixels inside the mask have signal: the shrunk copy blurs the image's
     edge outwards by a pixel or two (more where JPEG ringing bridges to a depth scale), which at 1080p
-    is 5-15 px of black border or tick marks."""
-    x0, y0, bw, bh = cv2.boundingRect(mask8)
+    is 5-15 px of black border or tick marks. Only strips along the mask's bounding ``box`` are read
+    at full resolution. Returns the bounding box of what is left."""
+    x0, y0, bw, bh = box
     if bw == 0 or bh == 0:
-        return
+        return box
     x1, y1 = x0 + bw, y0 + bh
     m_lead = int(np.ceil(3.0 / scale)) + 1  # lines of (almost) nothing at the edge: ~3 working px
     m = int(np.ceil(6.0 / scale)) + 1  # a clear gap with marks beyond it (a depth scale): ~6 working px
     level = THRESHOLD // 2
 
-    def gray(ys, xs):  # max over colour channels (and frames) of a strip, without a slow reduce
-        g = None
-        for f in frames:
-            a = _to_uint8(f)[ys, xs]
-            if a.ndim == 3:
-                a = np.maximum(np.maximum(a[:, :, 0], a[:, :, 1]), a[:, :, 2])
-            g = a if g is None else np.maximum(g, a)
-        return g
+    frames = [_to_uint8(f) for f in frames]  # once, not per strip (a no-op for uint8)
 
-    def trim(sig, msk, axis):  # how many lines of the strip (outermost first, along ``axis``) to cut
-        frac = (sig & msk).sum(axis) / np.maximum(1, msk.sum(axis))
+    def counts(ys, xs, axis):  # per line across ``axis``: (mask pixels, mask pixels with signal)
+        dark = None  # every channel of every frame <= ``level`` (cv2 reads the strip in place)
+        for f in frames:
+            a = f[ys, xs]
+            d = cv2.inRange(a, (0, 0, 0), (level,) * 3) if a.ndim == 3 else cv2.inRange(a, 0, level)
+            dark = d if dark is None else cv2.bitwise_and(dark, d)
+        msk = mask8[ys, xs]
+        sig = cv2.bitwise_and(msk, cv2.compare(dark, 0, cv2.CMP_EQ))
+        return (cv2.reduce(msk, axis, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel(),
+                cv2.reduce(sig, axis, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel())
+
+    def trim(n_sig):  # how many lines of the strip (outermost first) to cut
+        n, sig = n_sig
+        frac = sig / np.maximum(1, n)
         n = 0
         while n < min(m_lead, frac.size) and frac[n] < 0.12:
             n += 1
@@ -234,20 +249,23 @@ def _snap_edges(mask8: np.ndarray, frames, scale: float) -> None:
             n = int(gaps[-1]) + 1
         return n
 
-    sl = slice(y0, y1)
-    lm = mask8[sl, x0:x0 + m] > 0
-    nl = trim(gray(sl, slice(x0, x0 + m)) > level, lm, 0)
-    rm = mask8[sl, max(x0, x1 - m):x1][:, ::-1] > 0
-    nr = trim(gray(sl, slice(max(x0, x1 - m), x1))[:, ::-1] > level, rm, 0)
-    tm = mask8[y0:y0 + m, x0:x1] > 0
-    nt = trim(gray(slice(y0, y0 + m), slice(x0, x1)) > level, tm, 1)
-    bm = mask8[max(y0, y1 - m):y1, x0:x1][::-1] > 0
-    nb = trim(gray(slice(max(y0, y1 - m), y1), slice(x0, x1))[::-1] > level, bm, 1)
-    if nl + nr < x1 - x0 and nt + nb < y1 - y0:
-        mask8[:, : x0 + nl] = 0
-        mask8[:, x1 - nr:] = 0
-        mask8[: y0 + nt] = 0
-        mask8[y1 - nb:] = 0
+    def rev(n_sig):  # the strip's lines from the far side
+        return n_sig[0][::-1], n_sig[1][::-1]
+
+    sl, sc = slice(y0, y1), slice(x0, x1)
+    nl = trim(counts(sl, slice(x0, x0 + m), 0))
+    nr = trim(rev(counts(sl, slice(max(x0, x1 - m), x1), 0)))
+    nt = trim(counts(slice(y0, y0 + m), sc, 1))
+    nb = trim(rev(counts(slice(max(y0, y1 - m), y1), sc, 1)))
+    if (nl or nr or nt or nb) and nl + nr < x1 - x0 and nt + nb < y1 - y0:
+        mask8[y0:y1, x0:x0 + nl] = 0  # the mask is empty outside its box
+        mask8[y0:y1, x1 - nr:x1] = 0
+        mask8[y0:y0 + nt, x0:x1] = 0
+        mask8[y1 - nb:y1, x0:x1] = 0
+        cx, cy = x0 + nl, y0 + nt
+        x, y, w, h = cv2.boundingRect(mask8[cy:y1 - nb, cx:x1 - nr])
+        return x + cx, y + cy, w, h
+    return box
 
 
 def _finish(frame_shape, hull_w: np.ndarray | None, info: dict, scale: float, frames=None) -> RoiResult:
@@ -261,9 +279,9 @@ def _finish(frame_shape, hull_w: np.ndarray | None, info: dict, scale: float, fr
     poly[:, 1] = np.clip(poly[:, 1], 0, H - 1)
     mask8 = np.zeros((H, W), np.uint8)
     cv2.fillPoly(mask8, [poly], 1)
+    x, y, w, h = cv2.boundingRect(poly)  # the filled polygon's box: it covers its vertices
     if frames is not None:
-        _snap_edges(mask8, frames, scale)
-    x, y, w, h = cv2.boundingRect(mask8)
+        x, y, w, h = _snap_edges(mask8, frames, scale, (x, y, w, h))
     poly[:, 0] = np.clip(poly[:, 0], x, x + w - 1)
     poly[:, 1] = np.clip(poly[:, 1], y, y + h - 1)
     area_frac = cv2.countNonZero(mask8) / float(H * W)

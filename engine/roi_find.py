@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .roi_signal import STACK_GAP, THRESHOLD, _cc_stats, _faint_mask, _signal_mask, _to_uint8, roi_signal
+from .roi_signal import STACK_GAP, THRESHOLD, _cc, _cc_stats, _faint_mask, _signal_mask, _to_uint8, roi_signal
 
 
 @dataclass
@@ -154,19 +154,28 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
     kg = ((k1 + k2) // 2) | 1
     grow = cv2.dilate(sel, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kg, kg)))
     # ... only what the opening shaved (not a neighbouring header bar or button that survived it)
-    ns, slab = cv2.connectedComponents(small, connectivity=8)
+    ns, slab = _cc(small)
     touching = _labels_under(slab, ns, sel)
     sel = (grow & _pick(slab, ns, touching) & (lab == 0).view(np.uint8)) | sel
     if faint is not None:
         # extend into faint speckle next to the region (the dark flanks of a fan)
         fo = cv2.morphologyEx(faint, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k1, k1)))
         nf, flab, fstats, _ = _cc_stats(fo)
-        if nf > 1:
+        big_f = np.flatnonzero(fstats[1:, cv2.CC_STAT_AREA] >= 0.003 * h * w) + 1
+        if big_f.size:
+            # those within reach of the region: the region grown by an ellipse of size r, worked
+            # out only over the faint pieces' box (plus the ellipse's radius: the same pixels)
             r = 2 * max(2, int(round(8 * scale))) + 1 + kg
-            near_sel = cv2.dilate(sel, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (r, r)))
-            hit = _labels_under(flab, nf, near_sel)
-            hit = [j for j in hit if fstats[j, cv2.CC_STAT_AREA] >= 0.003 * h * w]
-            if hit:
+            cand = _pick(flab, nf, big_f)
+            bx, by, bw, bh = cv2.boundingRect(cand)
+            rr = r // 2 + 1
+            cx0, cy0 = max(0, bx - rr), max(0, by - rr)
+            near_sel = cv2.dilate(sel[cy0:min(h, by + bh + rr), cx0:min(w, bx + bw + rr)],
+                                  cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (r, r)))
+            inner = (slice(by, by + bh), slice(bx, bx + bw))
+            near_sel = near_sel[by - cy0:by - cy0 + bh, bx - cx0:bx - cx0 + bw] & cand[inner]
+            hit = _labels_under(flab[inner], nf, near_sel)
+            if hit.size:
                 sel = sel | _pick(flab, nf, hit)
                 info["faint"] = len(hit)
     contours, _ = cv2.findContours(sel, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)

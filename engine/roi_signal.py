@@ -61,16 +61,28 @@ def roi_signal(frame: np.ndarray, work: int = WORK_SIZE) -> tuple[np.ndarray, np
         s = w / W
     else:
         area = near = np.ascontiguousarray(a)
-    if a.ndim == 3:
-        area = cv2.max(cv2.max(area[:, :, 0], area[:, :, 1]), area[:, :, 2])
-        near = cv2.max(cv2.max(near[:, :, 0], near[:, :, 1]), near[:, :, 2])
+    if a.ndim == 3:  # split: contiguous planes in one pass (cv2 copies a strided channel view)
+        b, g, r = cv2.split(area)
+        area = cv2.max(cv2.max(b, g), r)
+        b, g, r = cv2.split(near)
+        near = cv2.max(cv2.max(b, g), r)
     return area, near, s
 
 
 def _cc_stats(mask8: np.ndarray):
-    """connectedComponentsWithStats (8-connected) by the BBDT algorithm: the same labels and stats as
-    OpenCV's default, in half the time on a working copy."""
-    return cv2.connectedComponentsWithStatsWithAlgorithm(mask8, 8, cv2.CV_32S, cv2.CCL_BBDT)
+    """connectedComponentsWithStats (8-connected) by the BBDT algorithm, the same labels and stats as
+    OpenCV's default in about a third of the time on a working copy: uint16 labels (8-connected
+    pieces of an H×W mask number at most ceil(H/2)·ceil(W/2), < 65536 for a working copy)."""
+    h, w = mask8.shape[:2]
+    lt = cv2.CV_16U if ((h + 1) // 2) * ((w + 1) // 2) < 65535 else cv2.CV_32S
+    return cv2.connectedComponentsWithStatsWithAlgorithm(mask8, 8, lt, cv2.CCL_BBDT)
+
+
+def _cc(mask8: np.ndarray):
+    """connectedComponents (8-connected), labels as in :func:`_cc_stats`."""
+    h, w = mask8.shape[:2]
+    lt = cv2.CV_16U if ((h + 1) // 2) * ((w + 1) // 2) < 65535 else cv2.CV_32S
+    return cv2.connectedComponentsWithAlgorithm(mask8, 8, lt, cv2.CCL_BBDT)
 
 
 def _median5_binary(m01: np.ndarray) -> np.ndarray:

@@ -166,15 +166,15 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
             # those within reach of the region: the region grown by an ellipse of size r, worked
             # out only over the faint pieces' box (plus the ellipse's radius: the same pixels)
             r = 2 * max(2, int(round(8 * scale))) + 1 + kg
-            cand = _pick(flab, nf, big_f)
-            bx, by, bw, bh = cv2.boundingRect(cand)
+            fs = fstats[big_f]
+            bx, by = int(fs[:, 0].min()), int(fs[:, 1].min())
+            bw, bh = int((fs[:, 0] + fs[:, 2]).max()) - bx, int((fs[:, 1] + fs[:, 3]).max()) - by
             rr = r // 2 + 1
             cx0, cy0 = max(0, bx - rr), max(0, by - rr)
             near_sel = cv2.dilate(sel[cy0:min(h, by + bh + rr), cx0:min(w, bx + bw + rr)],
                                   cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (r, r)))
-            inner = (slice(by, by + bh), slice(bx, bx + bw))
-            near_sel = near_sel[by - cy0:by - cy0 + bh, bx - cx0:bx - cx0 + bw] & cand[inner]
-            hit = _labels_under(flab[inner], nf, near_sel)
+            near_sel = near_sel[by - cy0:by - cy0 + bh, bx - cx0:bx - cx0 + bw]
+            hit = np.intersect1d(_labels_under(flab[by:by + bh, bx:bx + bw], nf, near_sel), big_f)
             if hit.size:
                 sel = sel | _pick(flab, nf, hit)
                 info["faint"] = len(hit)

@@ -116,6 +116,8 @@ def _edge_panels(smooth: np.ndarray, near: np.ndarray) -> np.ndarray | None:
     s8 = smooth.view(np.uint8)
     if cv2.countNonZero(s8) < 0.005 * h * w:
         return None
+    if not (s8[:2].any() or s8[-2:].any() or s8[:, :2].any() or s8[:, -2:].any()):
+        return None  # nothing smooth within 1 px of the border: no blob can touch it
     n, lab, st, _ = _cc_stats(s8)
     x, y, bw, bh, a = (st[1:, j] for j in range(5))
     big = (a >= 0.005 * h * w) & ((x <= 1) | (y <= 1) | (x + bw >= w - 1) | (y + bh >= h - 1))

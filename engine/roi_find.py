@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .roi_signal import STACK_GAP, THRESHOLD, _cc, _cc_stats, _faint_mask, _signal_mask, _to_uint8, roi_signal
+from .roi_signal import STACK_GAP, THRESHOLD, _cc_stats, _faint_mask, _signal_mask, _to_uint8, roi_signal
 
 
 @dataclass
@@ -44,9 +44,14 @@ def _classify(hull_mask: np.ndarray) -> tuple[str, float]:
 
 def _pick(lab: np.ndarray, n: int, ids) -> np.ndarray:
     """uint8 mask of the labels ``ids`` in a label image with ``n`` labels (a look-up, not np.isin)."""
+    ids = np.asarray(ids, dtype=np.intp).ravel()
+    if ids.size <= 3:  # a compare or three beat a look-up over the whole image
+        m = np.zeros(lab.shape, bool)
+        for i in ids:
+            m |= lab == int(i)
+        return m.view(np.uint8)
     lut = np.zeros(max(1, int(n)), np.uint8)
-    lut[np.asarray(ids, dtype=np.intp)] = 1
-    lut[0] = 0
+    lut[ids] = 1
     return np.take(lut, lab)
 
 
@@ -154,9 +159,15 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
     kg = ((k1 + k2) // 2) | 1
     grow = cv2.dilate(sel, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kg, kg)))
     # ... only what the opening shaved (not a neighbouring header bar or button that survived it)
-    ns, slab = _cc(small)
-    touching = _labels_under(slab, ns, sel)
-    sel = (grow & _pick(slab, ns, touching) & (lab == 0).view(np.uint8)) | sel
+    # the pieces of ``small`` under the kept regions: the opening lies within ``small``, so each kept
+    # (connected) region lies within one piece, the one under its first pixel: flood-filled from there
+    pieces = small.copy()
+    for c in keep:
+        x, y, cw, _ = c["box"]
+        x += int(np.argmax(lab[y, x:x + cw] == c["i"]))
+        if pieces[y, x] == 1:
+            cv2.floodFill(pieces, None, (x, y), 2, flags=8)
+    sel = (grow & (pieces == 2).view(np.uint8) & (lab == 0).view(np.uint8)) | sel
     if faint is not None:
         # extend into faint speckle next to the region (the dark flanks of a fan)
         fo = cv2.morphologyEx(faint, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k1, k1)))
@@ -293,7 +304,7 @@ def _finish(frame_shape, hull_w: np.ndarray | None, info: dict, scale: float, fr
         x, y, w, h = _snap_edges(mask8, frames, scale, (x, y, w, h))
     poly[:, 0] = np.clip(poly[:, 0], x, x + w - 1)
     poly[:, 1] = np.clip(poly[:, 1], y, y + h - 1)
-    area_frac = cv2.countNonZero(mask8) / float(H * W)
+    area_frac = cv2.countNonZero(mask8[y:y + h, x:x + w]) / float(H * W)  # empty outside its box
     if area_frac > 0.9:
         return _full(frame_shape, "signal fills the frame (already cropped, or noise)", 0.2)
     kind, fill = _classify(info["work_mask"])

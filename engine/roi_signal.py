@@ -78,13 +78,6 @@ def _cc_stats(mask8: np.ndarray):
     return cv2.connectedComponentsWithStatsWithAlgorithm(mask8, 8, lt, cv2.CCL_BBDT)
 
 
-def _cc(mask8: np.ndarray):
-    """connectedComponents (8-connected), labels as in :func:`_cc_stats`."""
-    h, w = mask8.shape[:2]
-    lt = cv2.CV_16U if ((h + 1) // 2) * ((w + 1) // 2) < 65535 else cv2.CV_32S
-    return cv2.connectedComponentsWithAlgorithm(mask8, 8, lt, cv2.CCL_BBDT)
-
-
 def _median5_binary(m01: np.ndarray) -> np.ndarray:
     """medianBlur(·, 5) of a 0/1 uint8 mask (border replicated, as medianBlur does): a pixel is set
     when at least 13 of its 25 neighbours are. A box count, ~5× faster than the median filter."""
@@ -102,22 +95,25 @@ def _signal_mask(area: np.ndarray, near: np.ndarray | None = None) -> np.ndarray
     if near is not None:
         k3 = np.ones((3, 3), np.uint8)
         m &= (cv2.dilate(near, k3) != cv2.erode(near, k3)).view(np.uint8)
-        bars = _edge_panels(_smooth_map(near), near)
+        bars = _edge_panels(near)
         if bars is not None:
             m &= (cv2.dilate(bars, np.ones((5, 5), np.uint8)) == 0).view(np.uint8)
     return m
 
 
-def _edge_panels(smooth: np.ndarray, near: np.ndarray) -> np.ndarray | None:
+def _edge_panels(near: np.ndarray) -> np.ndarray | None:
     """Big smooth blobs of one grey level that touch the frame's border: header and app bars, side
     panels, logo boxes in a corner (uint8 mask, or None when there are none). Dark, smooth tissue at
     the border of an image that fills the frame varies in level across the blob, so it stays."""
-    h, w = smooth.shape
-    s8 = smooth.view(np.uint8)
+    h, w = near.shape
+    if h > 12 and w > 12 and not (_smooth_map(near[:6])[:2].any() or _smooth_map(near[-6:])[-2:].any() or
+                                  _smooth_map(near[:, :6])[:, :2].any() or _smooth_map(near[:, -6:])[:, -2:].any()):
+        # nothing smooth within 1 px of the border (the 5×5 sums there need 4 lines: exact on a
+        # 6-line strip), so no blob can touch it: a letterboxed capture's black border
+        return None
+    s8 = _smooth_map(near).view(np.uint8)
     if cv2.countNonZero(s8) < 0.005 * h * w:
         return None
-    if not (s8[:2].any() or s8[-2:].any() or s8[:, :2].any() or s8[:, -2:].any()):
-        return None  # nothing smooth within 1 px of the border: no blob can touch it
     n, lab, st, _ = _cc_stats(s8)
     x, y, bw, bh, a = (st[1:, j] for j in range(5))
     big = (a >= 0.005 * h * w) & ((x <= 1) | (y <= 1) | (x + bw >= w - 1) | (y + bh >= h - 1))

@@ -3,9 +3,12 @@
     .venv/bin/python bench/bench_roi.py [--repeat 30] [--json bench/results/roi.json] [--sheet docs/roi_cases.png]
         [--synth-sheet docs/roi_synthetic.png] [--vendor-sheet docs/roi_vendor.png]
 
-Prints a table (median and p95 ms per call, single-threaded OpenCV) and writes JSON: a fresh
-detection (find_roi) on real captures and on 1080p vendor-like screens, and the tracked path
-(RoiTracker.update on the frames of a sweep once the box is locked). The sheets show each real
+Prints a table (ms per call, single-threaded OpenCV, CPU time of the calling thread and wall time,
+median and p95) and writes JSON: a fresh detection (find_roi) per 1080p frame on every real capture
+letterboxed to 1920x1080 as a capture card delivers it (and HC18 fetal frames, when present) and on
+the 1080p vendor-like screens as captured, with the median and p95 over all those layouts; the
+same at the captures' own sizes; and the tracked path (RoiTracker.update on the frames of a sweep
+once the box is locked). The sheets show each real
 scanner capture (and HC18 fetal frames with fluid, when present) / each vendor-like layout with the
 found ROI (yellow outline, green tint) and the hand-marked boxes that must be inside (green) or
 outside (red) it.
@@ -30,31 +33,67 @@ from roi_cases import CASES, HC18_DIR, HC18_FLUID, case_path, coverage, first_fr
 from train.synth.screen import VENDOR_LAYOUTS, vendor_screen, vendor_sweep  # noqa: E402
 
 
-def timeit(fn, repeat):
-    """(wall p50, wall p95, CPU p50) ms per call. CPU time (this thread's) is what the call costs
-    when the machine is shared: wall time there includes waiting for a core."""
-    fn()
-    ts, cs = [], []
-    for _ in range(repeat):
-        c, t = time.thread_time(), time.perf_counter()
-        fn()
-        ts.append((time.perf_counter() - t) * 1000)
-        cs.append((time.thread_time() - c) * 1000)
-    return float(np.median(ts)), float(np.percentile(ts, 95)), float(np.median(cs))
+#: one capture of each distinct real screen (jpeg2k / US1_J2KR are US1_UNCR's screen, palette_color
+#: a crop of OBXXXX1A's)
+REAL_SCREENS = ("OBXXXX1A", "rgb_color", "US1_UNCR", "ybr_color", "color3d_jpeg_baseline", "gdcm-US-ALOKA-16",
+                "JPGLosslessP14SV1")
 
 
-def frames_for_timing():
-    epiq = first_frame(CASES["JPGLosslessP14SV1"])
-    big = np.zeros((1080, 1920, 3), np.uint8)
-    big[:, 240:1680] = cv2.cvtColor(cv2.resize(epiq, (1440, 1080)), cv2.COLOR_GRAY2BGR)
-    out = {
-        "640x480 colour (SonoSite)": first_frame(CASES["color3d_jpeg_baseline"]),
-        "1024x768 gray (EPIQ)": epiq,
-        "1920x1080 colour (EPIQ letterboxed)": big,
-    }
-    for name in VENDOR_LAYOUTS:
-        out[f"1080p {name} (captured)"] = vendor_screen(name, seed=5, capture=True).image
+def letterbox(im, W: int = 1920, H: int = 1080):
+    """What a capture card delivers from a smaller screen: scaled (bilinear) to fit W×H, black bars, BGR."""
+    if im.ndim == 2:
+        im = cv2.cvtColor(im, cv2.COLOR_GRAY2BGR)
+    h, w = im.shape[:2]
+    k = min(W / w, H / h)
+    nw, nh = int(round(w * k)), int(round(h * k))
+    out = np.zeros((H, W, 3), np.uint8)
+    x0, y0 = (W - nw) // 2, (H - nh) // 2
+    out[y0:y0 + nh, x0:x0 + nw] = cv2.resize(im, (nw, nh), interpolation=cv2.INTER_LINEAR)
     return out
+
+
+def frames_1080p():
+    """1080p layouts for a fresh detection: real screens letterboxed, HC18 frames, vendor screens."""
+    out = {}
+    for name in REAL_SCREENS:
+        im = first_frame(CASES[name])
+        out[f"{name} {im.shape[1]}x{im.shape[0]} letterboxed"] = letterbox(im)
+    if os.path.isdir(HC18_DIR):
+        for name in HC18_FLUID[:2]:
+            im = cv2.imread(os.path.join(HC18_DIR, name))
+            out[f"HC18 {name[:6]} {im.shape[1]}x{im.shape[0]} letterboxed"] = letterbox(im)
+    for name in VENDOR_LAYOUTS:
+        out[f"vendor {name} (captured)"] = vendor_screen(name, seed=5, capture=True).image
+    return out
+
+
+def frames_native():
+    """The real captures at their own sizes (what a recording holds)."""
+    return {f"{n} {im.shape[1]}x{im.shape[0]}": im for n, im in
+            ((n, first_frame(CASES[n])) for n in ("color3d_jpeg_baseline", "JPGLosslessP14SV1", "US1_UNCR"))}
+
+
+def time_fresh(frames, repeat):
+    """Per layout: CPU and wall ms of find_roi (p50, p95), and every sample for the pooled figures."""
+    rows, cpu_all, wall_all = [], [], []
+    for name, f in frames.items():
+        find_roi(f)
+        ts, cs = [], []
+        for _ in range(repeat):
+            c, t = time.thread_time(), time.perf_counter()
+            r = find_roi(f)
+            ts.append((time.perf_counter() - t) * 1000)
+            cs.append((time.thread_time() - c) * 1000)
+        cpu_all += cs
+        wall_all += ts
+        rows.append({"frame": name, "shape": list(f.shape), "cpu_p50_ms": round(float(np.median(cs)), 2),
+                     "cpu_p95_ms": round(float(np.percentile(cs, 95)), 2), "p50_ms": round(float(np.median(ts)), 2),
+                     "p95_ms": round(float(np.percentile(ts, 95)), 2), "kind": r.kind, "box": list(r.box)})
+    summary = {"layouts": len(rows), "samples": len(cpu_all),
+               "cpu_p50_ms": round(float(np.median(cpu_all)), 2), "cpu_p95_ms": round(float(np.percentile(cpu_all, 95)), 2),
+               "p50_ms": round(float(np.median(wall_all)), 2), "p95_ms": round(float(np.percentile(wall_all, 95)), 2),
+               "worst_layout_cpu_p50_ms": max(r["cpu_p50_ms"] for r in rows)}
+    return rows, summary
 
 
 def time_tracker(repeat):
@@ -179,24 +218,33 @@ def main(argv=None) -> int:
     ap.add_argument("--vendor-sheet", type=Path, default=None)
     a = ap.parse_args(argv)
     cv2.setNumThreads(a.threads)
-    rows = []
-    print(f"{'frame':40s} {'p50 ms':>8s} {'p95 ms':>8s} {'cpu p50':>8s}  kind   (one OpenCV thread)")
-    for name, f in frames_for_timing().items():
-        p50, p95, c50 = timeit(lambda: find_roi(f), a.repeat)
-        kind = find_roi(f).kind
-        rows.append({"frame": name, "shape": list(f.shape), "p50_ms": round(p50, 2), "p95_ms": round(p95, 2),
-                     "cpu_p50_ms": round(c50, 2), "kind": kind})
-        print(f"{name:40s} {p50:8.2f} {p95:8.2f} {c50:8.2f}  {kind}")
-    for row in time_tracker(a.repeat):
-        rows.append(row)
-        print(f"{row['frame']:40s} {row['p50_ms']:8.3f} {row['p95_ms']:8.3f} {row['cpu_p50_ms']:8.3f}  mean "
+    load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    hdr = f"{'frame':46s} {'cpu p50':>8s} {'cpu p95':>8s} {'wall p50':>8s} {'wall p95':>8s}  kind"
+    print(f"fresh detection (find_roi), ms per frame, {a.threads} OpenCV thread(s), {a.repeat} calls each")
+    out = {}
+    for title, frames in (("1080p", frames_1080p()), ("native", frames_native())):
+        rows, summ = time_fresh(frames, a.repeat)
+        print(hdr if title == "1080p" else f"-- the real captures at their own sizes")
+        for r in rows:
+            print(f"{r['frame']:46s} {r['cpu_p50_ms']:8.2f} {r['cpu_p95_ms']:8.2f} {r['p50_ms']:8.2f} {r['p95_ms']:8.2f}  {r['kind']}")
+        label = f"all {summ['layouts']} {title} layouts ({summ['samples']} calls)"
+        print(f"{label:46s} {summ['cpu_p50_ms']:8.2f} {summ['cpu_p95_ms']:8.2f} {summ['p50_ms']:8.2f} {summ['p95_ms']:8.2f}"
+              f"  worst layout's CPU p50 {summ['worst_layout_cpu_p50_ms']:.2f}")
+        out[title] = {"layouts": rows, "summary": summ}
+    tracked = time_tracker(a.repeat)
+    print(f"tracked path (RoiTracker.update), ms per frame")
+    for row in tracked:
+        print(f"{row['frame']:46s} {row['cpu_p50_ms']:8.3f} {'':8s} {row['p50_ms']:8.3f} {row['p95_ms']:8.3f}  mean "
               f"{row['mean_ms']:.3f} ms (cpu {row['cpu_mean_ms']:.3f}), {row['detections']} detections in "
               f"{row['frames']} frames")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    print(f"load average {load:.1f} on {os.cpu_count()} cores" if load is not None else "")
+    if load is not None:
+        print(f"load average {load0:.1f} -> {load:.1f} on {os.cpu_count()} cores (CPU time is the calling thread's)")
     if a.json:
-        a.json.write_text(json.dumps({"opencv_threads": a.threads, "load_average": load, "cpus": os.cpu_count(),
-                                      "results": rows}, indent=2))
+        a.json.parent.mkdir(parents=True, exist_ok=True)
+        a.json.write_text(json.dumps({"opencv_threads": a.threads, "repeat": a.repeat, "load_average": [load0, load],
+                                      "cpus": os.cpu_count(), "fresh_1080p": out["1080p"],
+                                      "fresh_native": out["native"], "tracked": tracked}, indent=2))
     if a.sheet:
         sheet(a.sheet)
     if a.synth_sheet:

@@ -185,7 +185,8 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
             near_sel = cv2.dilate(sel[cy0:min(h, by + bh + rr), cx0:min(w, bx + bw + rr)],
                                   cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (r, r)))
             near_sel = near_sel[by - cy0:by - cy0 + bh, bx - cx0:bx - cx0 + bw]
-            hit = np.intersect1d(_labels_under(flab[by:by + bh, bx:bx + bw], nf, near_sel), big_f)
+            hit = _labels_under(flab[by:by + bh, bx:bx + bw], nf, near_sel)
+            hit = hit[fstats[hit, cv2.CC_STAT_AREA] >= 0.003 * h * w]
             if hit.size:
                 sel = sel | _pick(flab, nf, hit)
                 info["faint"] = len(hit)

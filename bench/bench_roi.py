@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from engine.roi import RoiTracker, find_roi, find_roi_stack  # noqa: E402
-from roi_cases import CASES, HC18_DIR, HC18_FLUID, case_path, coverage, first_frame  # noqa: E402
+from roi_cases import (CASES, HC18_DIR, HC18_FLUID, SYNTH_CURVED_DARK_FLANKS, case_path, coverage,  # noqa: E402
+                       first_frame)
 from train.synth.screen import VENDOR_LAYOUTS, vendor_screen, vendor_sweep  # noqa: E402
 
 
@@ -189,7 +190,8 @@ def vendor_sheet(path: Path) -> None:
 
 
 def synth_sheet(path: Path, n: int = 8) -> None:
-    """find_roi on screens from the synthetic generator (train.synth), for a look."""
+    """find_roi on screens from the synthetic generator (train.synth), for a look; the hand-marked
+    one (a curved fan with dark flanks, tests/roi_cases.py) with its boxes and PASS/FAIL."""
     from train.synth.dataset import render_item
 
     tiles = []
@@ -199,8 +201,17 @@ def synth_sheet(path: Path, n: int = 8) -> None:
         r = find_roi(img)
         vis = img.copy()
         cv2.polylines(vis, [r.polygon.reshape(-1, 1, 2)], True, (0, 255, 255), 2)
+        c = SYNTH_CURVED_DARK_FLANKS
+        note = ""
+        if (plane, i, img.shape[0]) == (c["plane"], c["index"], c["size"]) and c["seed"] == 1:
+            for boxes, col in ((c["inside"], (0, 255, 0)), (c["outside"], (0, 0, 255))):
+                for x, y, w, h in boxes:
+                    cv2.rectangle(vis, (x, y), (x + w, y + h), col, 1)
+            ok = all(coverage(r.mask, b) >= 0.97 for b in c["inside"]) and \
+                all(coverage(r.mask, b) <= 0.02 for b in c["outside"])
+            note = "  marked: PASS" if ok else "  marked: FAIL"
         vis = cv2.resize(vis, (480, 360), interpolation=cv2.INTER_AREA)
-        cv2.putText(vis, f"{plane} {img.shape[1]}x{img.shape[0]} {r.kind} {r.confidence:.2f}", (6, 353),
+        cv2.putText(vis, f"{plane} {img.shape[1]}x{img.shape[0]} {r.kind} {r.confidence:.2f}{note}", (6, 353),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
         tiles.append(vis)
     rows = [np.hstack(tiles[i:i + 4]) for i in range(0, len(tiles) - len(tiles) % 4, 4)]

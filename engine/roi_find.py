@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from .roi_fan import complete_fan, mirror_sector
 from .roi_signal import STACK_GAP, THRESHOLD, _cc_stats, _faint_mask, _signal_mask, _to_uint8, roi_signal
 
 
@@ -194,41 +195,29 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
     hull = cv2.convexHull(np.vstack(contours)).reshape(-1, 2)
     work_mask = np.zeros_like(sel)
     cv2.fillPoly(work_mask, [hull.astype(np.int32)], 1)
-    mirrored = _mirror_sector(work_mask)
+    mirrored = mirror_sector(work_mask)
     if mirrored is not None:
         # a fan is symmetric about its apex: a flank lost in fluid (dark to the fan's edge) comes back
         hull = cv2.convexHull(np.vstack([hull, mirrored]).astype(np.int32)).reshape(-1, 2)
         work_mask[:] = 0
         cv2.fillPoly(work_mask, [hull.astype(np.int32)], 1)
         info["mirrored"] = True
+    lost = complete_fan(work_mask)
+    if lost is not None:
+        # a fan's sides are straight to its arc: flanks dark to the fan's edge (a curved probe's
+        # too, whose apex is off screen) come back where the region stops short of them
+        # ... where there is something (faint speckle), not on black screen beside the fan
+        grown = cv2.convexHull(np.vstack([hull, lost]).astype(np.int32)).reshape(-1, 2)
+        gm = np.zeros_like(work_mask)
+        cv2.fillPoly(gm, [grown], 1)
+        added = (gm > work_mask).view(bool)
+        n_add = int(added.sum())
+        if n_add > 0.01 * work_mask.sum() and (near[added] > 0).mean() >= 0.5:
+            hull, work_mask = grown, gm
+            info["completed"] = n_add
     info["work_mask"] = work_mask
     info.update(best=best, kept=len(keep), n_cands=len(cands), kernels=(k1, k2))
     return hull, info
-
-
-def _mirror_sector(work_mask: np.ndarray) -> np.ndarray | None:
-    """Points of the region mirrored about its apex, when the region is a fan seen whole (a narrow
-    apex at the top, near the middle of the region) but lopsided: one flank reaches further from the
-    apex than the other. None when it is not a fan or already (nearly) symmetric."""
-    rows = np.flatnonzero(work_mask.any(1))
-    if rows.size < 8:
-        return None
-    y0, y1 = int(rows[0]), int(rows[-1])
-    widths = work_mask[y0:y1 + 1].sum(1)
-    top = work_mask[y0:y0 + max(2, (y1 - y0) // 30)]
-    xs = np.flatnonzero(top.any(0))
-    cols = np.flatnonzero(work_mask.any(0))
-    x0, x1 = int(cols[0]), int(cols[-1])
-    if xs.size == 0 or xs.size > 0.15 * widths.max():
-        return None  # not a fan with its apex on screen (a curved probe's wide face: not mirrored)
-    ax = float(xs.mean())
-    left, right = ax - x0, x1 - ax
-    if min(left, right) < 0.2 * (x1 - x0) or abs(left - right) < 0.04 * (x1 - x0):
-        return None  # apex far off centre (not a fan), or symmetric already
-    cs, _ = cv2.findContours(work_mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    pts = np.vstack(cs).reshape(-1, 2).astype(np.float64)
-    pts[:, 0] = np.clip(2 * ax - pts[:, 0], 0, work_mask.shape[1] - 1)
-    return np.round(pts).astype(np.int32)
 
 
 def _snap_edges(mask8: np.ndarray, frames, scale: float, box) -> tuple[int, int, int, int]:

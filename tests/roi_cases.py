@@ -135,3 +135,14 @@ def tissue_extent(img, level: int = 40, share: float = 0.1, skip_left: int = 40)
     rows = np.flatnonzero(b.mean(1) > share)
     cols = np.flatnonzero(b.mean(0) > share) + skip_left
     return int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+
+
+# The trainer's screen (train.synth: a curved probe's fan, apex above the screen) whose lower flanks
+# are faint speckle out to the fan's edge, "head 480x360" in docs/roi_synthetic.png. Marked by
+# looking at the frame: ``inside`` boxes in both dark flanks and in the head; ``outside`` boxes on
+# the parameter text, grey-scale bar, depth scale, corner label and title.
+SYNTH_CURVED_DARK_FLANKS = dict(
+    plane="head", seed=1, index=3, size=360,
+    inside=[(95, 230, 30, 20), (355, 228, 28, 18), (200, 150, 80, 60)],
+    outside=[(4, 58, 38, 70), (458, 43, 11, 166), (415, 60, 18, 230), (395, 338, 50, 14), (170, 6, 65, 12)],
+)

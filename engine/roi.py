@@ -12,8 +12,10 @@ header and app bars, parameter columns, grey-scale and colour bars, ECG traces, 
    stacked across a dark gap of fluid in the same columns, a textured strip of near field cut off
    by fluid, a fan's apex above fluid; what the opening shaved off is given back;
 4. faint speckle next to it (dark flanks of a fan) where the background is flat;
-5. the convex hull (a lopsided fan mirrored about its apex), snapped at full resolution so it does
-   not run past the image's edges onto a scale or header text (:mod:`engine.roi_find`).
+5. the convex hull (a lopsided fan mirrored about its apex; a curved probe's fan run on along its
+   straight sides where a flank is dark to its edge, :mod:`engine.roi_fan`), snapped at full
+   resolution in strips along the box so it does not run past the image's edges onto a scale or
+   header text (:mod:`engine.roi_find`).
 
 :func:`find_roi_stack` takes several frames of one loop (what changes is image). :class:`RoiTracker`
 (:mod:`engine.roi_track`) keeps the box steady in live view: found on a few frames, kept while the

@@ -1,4 +1,5 @@
-"""Paired, full-factorial ablation of MQF, GCC and CMX on label-skewed synthetic data, at a fixed budget
+"""Paired, full-factorial ablation of MQF, GCC and CMX on label-skewed synthetic data (and, with --task hc18,
+on real HC18 frames with real-frame degradations: bench/ablation_data.py), at a fixed budget
 of optimiser steps.
 
     .venv/bin/python bench/ablation.py --pilot             # 1. how many steps reach the plateau
@@ -45,7 +46,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.synthsets import SKEW, load_split, skewed_indices, subset, synth  # noqa: E402
+from bench.ablation_data import bands, datasets, train_subset  # noqa: E402
+from bench.synthsets import subset  # noqa: E402
 
 FACTORS = {"fusion": ("last", "mqf"), "loss": ("mse", "gcc"), "mixing": ("none", "cmx")}
 CELLS = {"·".join(c): dict(zip(FACTORS, c)) for c in itertools.product(*FACTORS.values())}
@@ -54,43 +56,6 @@ TINY = dict(pool_n=300, val_pool_n=120, test_pool_n=200, n_train=64, n_val=40, n
             batch_size=16, pilot_steps=48)
 
 _DATA: dict = {}
-
-
-# --------------------------------------------------------------------------------------------------
-# data: synthesise once, preprocess once (cache), skewed subsets
-
-
-def cached_split(work: Path, name: str, n: int, seed: int, size: int):
-    from train.trainer import Split
-
-    path = work / "cache" / f"{name}_{n}_{seed}_{size}.npz"
-    if not path.exists():
-        split, _ = load_split(synth(work / f"{name}_{n}_{seed}", n, seed), size)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, x=split.x, y=split.y, names=np.array(split.names))
-    z = np.load(path)
-    return Split(z["x"], z["y"], [str(s) for s in z["names"]])
-
-
-def datasets(args) -> dict:
-    from engine.model import arch
-
-    size = arch("rt", "mqf", args.input_size or None).input_size
-    work = Path(args.work)
-    pool = cached_split(work, "pool", args.pool_n, 101, size)
-    val_pool = cached_split(work, "val", args.val_pool_n, 202, size)
-    test_pool = cached_split(work, "test", args.test_pool_n, 303, size)
-    val = subset(val_pool, skewed_indices(val_pool.y, args.n_val, np.random.default_rng(202)))
-    test = subset(test_pool, skewed_indices(test_pool.y, args.n_test, np.random.default_rng(303)))
-    return {"pool": pool, "val": val, "test": test, "size": size}
-
-
-def train_subset(pool, n: int, seed: int) -> np.ndarray:
-    return skewed_indices(pool.y, n, np.random.default_rng([seed, n, 7]))
-
-
-def bands(y) -> list[float]:
-    return [float(np.mean((y >= lo) & (y < hi))) for lo, hi, _ in SKEW]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -110,11 +75,12 @@ def run_one(args_d: dict, cell: str, seed: int, steps: int) -> dict:
         _DATA.update(datasets(args))
     d = _DATA
     tr = subset(d["pool"], train_subset(d["pool"], args.n_train, seed))
-    data = Prepared(tr, d["val"], d["test"], d["size"], f"ablation-{seed}", synthetic=True)
+    data = Prepared(tr, d["val"], d["test"], d["size"], f"ablation-{seed}", synthetic=d.get("synthetic", True))
     epochs = max(1, math.ceil(steps / n_batches(len(tr), args.batch_size)))
     cfg = TrainConfig(**CELLS[cell], epochs=epochs, batch_size=args.batch_size, seed=seed, patience=epochs + 1,
                       eval_boot=0, num_threads=1, input_size=args.input_size)
-    out = Path(args.work) / "runs" / f"{cell}_{seed}_{steps}"
+    task = getattr(args, "task", "synth")
+    out = Path(args.work) / "runs" / (f"{cell}_{seed}_{steps}" if task == "synth" else f"{task}_{cell}_{seed}_{steps}")
     t = time.time()
     r = fit(data, out, cfg, resume=False, write_model=False)
     ck = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)
@@ -173,7 +139,16 @@ def verdict(per_seed: np.ndarray, ci_t, ci_boot) -> str:
     return "not detected"
 
 
-def analyse(runs: list[dict], test_y: np.ndarray, n_boot: int = 1000, seed: int = 0) -> dict:
+def _resample(rng, n: int, groups) -> np.ndarray:
+    """Bootstrap test indices: images, or whole groups (a frame and its degradations) when given."""
+    if groups is None:
+        return rng.integers(0, n, n)
+    names, inv = np.unique(np.asarray(groups), return_inverse=True)
+    members = [np.flatnonzero(inv == g) for g in range(len(names))]
+    return np.concatenate([members[g] for g in rng.integers(0, len(names), len(names))])
+
+
+def analyse(runs: list[dict], test_y: np.ndarray, n_boot: int = 1000, seed: int = 0, groups=None) -> dict:
     from scipy import stats
 
     seeds = sorted({r["seed"] for r in runs if all((c, r["seed"]) in {(q["cell"], q["seed"]) for q in runs} for c in CELLS)})
@@ -183,7 +158,7 @@ def analyse(runs: list[dict], test_y: np.ndarray, n_boot: int = 1000, seed: int 
     preds = {(c, s): np.load(by[(c, s)]["pred"]) for c in CELLS for s in seeds}
     effects = {}
     rng = np.random.default_rng(seed)
-    boot_idx = [(rng.integers(0, len(seeds), len(seeds)), rng.integers(0, len(test_y), len(test_y))) for _ in range(n_boot)]
+    boot_idx = [(rng.integers(0, len(seeds), len(seeds)), _resample(rng, len(test_y), groups)) for _ in range(n_boot)]
     for name, w in contrasts().items():
         res = {}
         for k in ("srcc", "plcc"):
@@ -211,17 +186,16 @@ def analyse(runs: list[dict], test_y: np.ndarray, n_boot: int = 1000, seed: int 
     return {"seeds": seeds, "effects": effects}
 
 
-def write_report(out_dir: Path, payload: dict) -> None:
+def write_report(out_dir: Path, stem: str, payload: dict) -> None:
     from engine.modelpack import atomic_write_bytes
 
-    atomic_write_bytes(out_dir / "ablation.json", json.dumps(payload, indent=1, default=float).encode())
+    atomic_write_bytes(out_dir / f"{stem}.json", json.dumps(payload, indent=1, default=float).encode())
     s, runs, an = payload["settings"], payload["runs"], payload["analysis"]
     L = ["# Ablation: MQF × GCC × CMX, paired, at a fixed step budget", ""]
     if not payload["complete"]:
         L += ["**PARTIAL RESULTS** — not every cell × seed has run; effects use only complete seeds.", ""]
-    L += [f"Real-time model ({s['size']} px), `train.trainer.fit`. Training: {s['n_train']} images per seed from a "
-          f"synthetic pool of {s['pool_n']} (seed 101), label bands <60 / 60–79 / ≥80 ≈ {s['train_bands']}; "
-          f"validation {s['n_val']} (seed 202, best epoch only), test {s['n_test']} (seed 303, bands {s['test_bands']}). "
+    L += [f"Real-time model ({s['size']} px), `train.trainer.fit`. Task: {s['about']}. Training: {s['n_train']} "
+          f"images per seed, label bands <60 / 60–79 / ≥80 ≈ {s['train_bands']}; test bands {s['test_bands']}. "
           f"Budget: {s['steps']} optimiser steps per run (batch {s['batch_size']}), no early stopping. "
           f"Seeds: {an.get('seeds')}.", "", "## Design and decision rule (fixed before running)", "",
           __doc__.split("Design (fixed before running; the report repeats it):")[1].strip(), "",
@@ -240,11 +214,11 @@ def write_report(out_dir: Path, payload: dict) -> None:
                  f"[{sr['ci_boot'][0]:+.4f}, {sr['ci_boot'][1]:+.4f}] | {sr['wins']}/{len(sr['per_seed'])} | {pl['mean']:+.4f} | {e['verdict']} |")
     if an.get("effects"):
         try:
-            plot_effects(out_dir / "ablation.png", an["effects"])
-            L += ["", "![effects](ablation.png)"]
+            plot_effects(out_dir / f"{stem}.png", an["effects"])
+            L += ["", f"![effects]({stem}.png)"]
         except Exception as e:  # noqa: BLE001 - the table matters more than the picture
             print("plot failed:", e, file=sys.stderr)
-    atomic_write_bytes(out_dir / "ablation.md", ("\n".join(L) + "\n" + payload.get("notes", "")).encode())
+    atomic_write_bytes(out_dir / f"{stem}.md", ("\n".join(L) + "\n" + payload.get("notes", "")).encode())
 
 
 def plot_effects(path: Path, effects: dict) -> None:
@@ -298,7 +272,7 @@ def pilot(args, d) -> int:
         lines.append(f"| {r['cell']} | {r['seed']} | {first * spe:.0f} of {r['steps']} | {' '.join(f'{v:.3f}' for v in at)} |")
     text = "\n".join(lines)
     print(text)
-    atomic_write_bytes(Path(args.out) / "ablation_pilot.json", json.dumps({"runs": runs, "table_md": text}, indent=1).encode())
+    atomic_write_bytes(Path(args.out) / ("ablation_pilot.json" if args.task == "synth" else f"ablation_{args.task}_pilot.json"), json.dumps({"runs": runs, "table_md": text}, indent=1).encode())
     return 0
 
 
@@ -320,6 +294,8 @@ def main(argv=None) -> int:
     ap.add_argument("--input-size", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2, help="processes, one torch thread each")
     ap.add_argument("--boot", type=int, default=1000)
+    ap.add_argument("--task", choices=("synth", "hc18"), default="synth",
+                    help="synth: skewed synthetic sets; hc18: real HC18 frames with real-frame degradations")
     ap.add_argument("--tiny", action="store_true", help="a few-minute end-to-end check (not a result)")
     args = ap.parse_args(argv)
     if args.tiny:
@@ -333,9 +309,11 @@ def main(argv=None) -> int:
     if args.pilot:
         return pilot(args, d)
     tr0 = subset(d["pool"], train_subset(d["pool"], args.n_train, 0))
-    settings = {k: getattr(args, k) for k in ("seeds", "steps", "n_train", "n_val", "n_test", "pool_n", "batch_size", "input_size")}
-    settings.update(size=d["size"], train_bands=[round(b, 2) for b in bands(tr0.y)], test_bands=[round(b, 2) for b in bands(d["test"].y)])
-    res_path = out_dir / "ablation.json"
+    settings = {k: getattr(args, k) for k in ("task", "seeds", "steps", "n_train", "n_val", "n_test", "pool_n", "batch_size", "input_size")}
+    settings.update(size=d["size"], about=d["about"], train_bands=[round(b, 2) for b in bands(tr0.y)],
+                    test_bands=[round(b, 2) for b in bands(d["test"].y)])
+    stem = "ablation" if args.task == "synth" else f"ablation_{args.task}"
+    res_path = out_dir / f"{stem}.json"
     runs = []
     if res_path.exists():
         old = json.loads(res_path.read_text())
@@ -354,11 +332,11 @@ def main(argv=None) -> int:
               f"({r['steps']} steps, best epoch {r['best_epoch']}/{r['epochs']}, {r['seconds']} s)", flush=True)
         complete = len(runs) == total
         if complete or sum(q["seed"] == r["seed"] for q in runs) == len(CELLS):  # a seed is complete: re-analyse
-            state["analysis"] = analyse(runs, d["test"].y, args.boot if complete else 200)
-        write_report(out_dir, {"settings": settings, "runs": runs, "complete": complete, "analysis": state["analysis"]})
+            state["analysis"] = analyse(runs, d["test"].y, args.boot if complete else 200, groups=d["test"].groups)
+        write_report(out_dir, stem, {"settings": settings, "runs": runs, "complete": complete, "analysis": state["analysis"]})
 
     run_all(args, jobs, args.steps, on_result)
-    print(f"done in {time.time() - t0:.0f} s; {out_dir / 'ablation.md'}", flush=True)
+    print(f"done in {time.time() - t0:.0f} s; {out_dir / (stem + '.md')}", flush=True)
     return 0
 
 

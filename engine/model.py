@@ -46,6 +46,10 @@ class ArchConfig:
     mask_attention: bool = False
     n_planes: int = 5
     n_criteria: int = 18
+    # what the density check sees: "embedding" (the heads' pooled features; older models) or
+    # "embedding+speckle" (plus speckle statistics of the input, engine/speckle.py: a photo or an MR
+    # slice can sit among the scans in quality features, not in speckle)
+    ood_features: str = "embedding"
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -83,7 +87,8 @@ def arch(name: str = "rt", fusion: str = "mqf", input_size: int | None = None, h
     if size % 32 or not 64 <= size <= 512:
         raise ValueError(f"input_size must be a multiple of 32 in 64..512, not {input_size!r}")
     return ArchConfig(**{**asdict(a), "stages": a.stages, "taps": a.taps, "fusion": fusion, "input_size": size,
-                         "heads": bool(heads), "mask_attention": bool(heads)})
+                         "heads": bool(heads), "mask_attention": bool(heads),
+                         "ood_features": "embedding+speckle" if heads else "embedding"})
 
 
 class ConvBNAct(nn.Sequential):
@@ -189,6 +194,7 @@ class MQF(nn.Module):
 
 
 #: graph outputs in export order (the last three only where ``cfg.heads``)
+OOD_FEATURES = ("embedding", "embedding+speckle")
 OUTPUTS = ("score", "heatmap", "attention", "plane", "criteria", "ood")
 
 #: a pixel counts as image (not letterbox padding, not black outside the fan) above this gray level
@@ -213,12 +219,21 @@ class MQFNet(nn.Module):
             self.plane_head = nn.Sequential(nn.Linear(d, 64), nn.Hardswish(), nn.Linear(64, cfg.n_planes))
             self.criteria_head = nn.Sequential(nn.Linear(d, 64), nn.Hardswish(), nn.Linear(64, cfg.n_criteria))
             # feature density (Mahalanobis): fitted after training on held-out features (set_density)
-            self.register_buffer("density_mean", torch.zeros(d))
-            self.register_buffer("density_prec", torch.zeros(d, d))
+            if cfg.ood_features not in OOD_FEATURES:
+                raise ValueError(f"ood_features must be one of {OOD_FEATURES}, not {cfg.ood_features!r}")
+            self.register_buffer("density_mean", torch.zeros(self.ood_dim))
+            self.register_buffer("density_prec", torch.zeros(self.ood_dim, self.ood_dim))
 
     @property
     def embed_dim(self) -> int:
         return self.cfg.fuse_channels + self.cfg.stages[-1][0]
+
+    @property
+    def ood_dim(self) -> int:
+        """Length of the vector the density check sees (``ood_features`` in the output dict)."""
+        from .speckle import N_FEATURES
+
+        return self.embed_dim + (N_FEATURES if self.cfg.ood_features == "embedding+speckle" else 0)
 
     def features(self, x):
         """Fused feature map (B, C, h, w); the trainer clusters on its pooled form (and CMX may wrap
@@ -262,7 +277,17 @@ class MQFNet(nn.Module):
             out["criteria_logits"] = self.criteria_head(e)
             out["plane"] = torch.softmax(out["plane_logits"], 1)
             out["criteria"] = torch.sigmoid(out["criteria_logits"])
-            dlt = e - self.density_mean
+            v = e
+            if self.cfg.ood_features == "embedding+speckle":
+                from .preprocess import MEAN, STD
+                from .speckle import speckle_stats
+
+                sp = speckle_stats(x * STD + MEAN)
+                if n != x.shape[0]:
+                    sp = torch.cat([sp[:r], 0.5 * (sp[r:n] + sp[n:])])
+                v = torch.cat([e, sp], 1)
+            out["ood_features"] = v
+            dlt = v - self.density_mean
             out["ood"] = ((dlt @ self.density_prec) * dlt).sum(1)
         return out
 

@@ -92,8 +92,14 @@ def test_model_heads_shapes_and_attention_stays_inside_the_image():
 
 
 def test_density_output_is_the_mahalanobis_distance():
+    """ood_features="embedding" (models before the speckle statistics): the heads' embedding."""
+    from dataclasses import replace
+
+    from engine.model import MQFNet, arch
+
     torch.manual_seed(0)
-    m = build_model("rt").eval()
+    m = MQFNet(replace(arch("rt"), ood_features="embedding")).eval()
+    assert m.ood_dim == m.embed_dim
     d = m.embed_dim
     mean = torch.randn(d)
     prec = torch.diag(torch.rand(d) + 0.5)
@@ -103,6 +109,55 @@ def test_density_output_is_the_mahalanobis_distance():
     e = o["embedding"] - mean
     ref = ((e @ prec) * e).sum(1)
     assert torch.allclose(o["ood"], ref, rtol=1e-4)
+
+
+def test_speckle_density_sees_the_embedding_and_the_input_s_speckle_statistics():
+    """ood_features="embedding+speckle": the density vector is the embedding plus engine.speckle's
+    statistics of the gray input; the ood output is the Mahalanobis distance of that vector."""
+    from dataclasses import replace
+
+    from engine.model import MQFNet, arch
+    from engine.preprocess import MEAN, STD
+    from engine.speckle import N_FEATURES, speckle_stats
+
+    torch.manual_seed(1)
+    m = MQFNet(replace(arch("rt"), ood_features="embedding+speckle")).eval()
+    assert m.ood_dim == m.embed_dim + N_FEATURES == m.density_mean.shape[0]
+    S = m.cfg.input_size
+    x = torch.randn(3, 1, S, S)
+    with torch.no_grad():
+        o = m.outputs(x)
+    v = o["ood_features"]
+    assert torch.allclose(v[:, : m.embed_dim], o["embedding"], atol=1e-5)
+    assert torch.allclose(v[:, m.embed_dim :], speckle_stats(x * STD + MEAN), atol=1e-5)
+    mean, prec = torch.randn(m.ood_dim), torch.diag(torch.rand(m.ood_dim) + 0.5)
+    m.set_density(mean, prec)
+    with torch.no_grad():
+        o = m.outputs(x)
+    d = o["ood_features"] - mean
+    assert torch.allclose(o["ood"], ((d @ prec) * d).sum(1), rtol=1e-4)
+    with pytest.raises(ValueError, match="ood_features"):
+        MQFNet(replace(arch("rt"), ood_features="pixels"))
+
+
+def test_speckle_statistics_tell_speckle_from_a_smooth_image():
+    """Fully developed speckle (Rayleigh amplitude: local std/mean ≈ 0.52) puts its coefficient-of-
+    variation mass near 0.45–0.6; a smooth gradient puts it in the first bin; black is no image."""
+    from engine.speckle import CENTRES, speckle_stats
+
+    rng = np.random.default_rng(0)
+    S = 128
+    ray = np.sqrt(rng.normal(0, 1, (S, S)) ** 2 + rng.normal(0, 1, (S, S)) ** 2)
+    speck = torch.tensor(np.clip(0.3 * ray / ray.mean(), 0, 1), dtype=torch.float32)[None, None]
+    smooth = torch.linspace(0.2, 0.8, S).repeat(S, 1)[None, None]
+    black = torch.zeros(1, 1, S, S)
+    f = speckle_stats(torch.cat([speck, smooth, black]))
+    h5 = f[:, 9:18]  # the 5x5 coefficient-of-variation histogram
+    peak = [CENTRES[int(i)] for i in h5.argmax(1)]
+    assert 0.3 <= peak[0] <= 0.6 and peak[1] == 0.0
+    assert float(f[0, 36]) > 0.95 and float(f[1, 36]) > 0.95 and float(f[2, 36]) == 0.0  # share that is image
+    assert float(f[2].abs().sum()) == 0.0
+    assert float(f[0, 37]) > 3 * float(f[1, 37])  # fine grain: speckle, not a gradient
 
 
 def test_scorers_carry_plane_criteria_and_ood_end_to_end(tmp_path):

@@ -556,14 +556,16 @@ def fit_density(model, data: Prepared, device, seed: int = 0, n_fit: int = 8000,
     rng = np.random.default_rng([seed, 99])
     tr = data.train
     idx = np.sort(rng.permutation(scans(tr))[:n_fit])
-    feats = _outputs(model, tr.x[idx], device)["embedding"].astype(np.float64)
+    feats = _outputs(model, tr.x[idx], device)["ood_features"].astype(np.float64)
     lw = LedoitWolf().fit(feats)
     with torch.no_grad():
         model.set_density(lw.location_, lw.precision_)
     d_val = _outputs(model, data.val.x[scans(data.val)], device)["ood"]
     thr = float(np.quantile(d_val, quantile))
     return {"threshold": thr, "quantile": quantile, "n_fit": int(len(idx)), "n_calib": int(len(d_val)),
-            "method": "Mahalanobis on pooled features, Ledoit-Wolf covariance, threshold = val quantile"}
+            "features": model.cfg.ood_features,
+            "method": f"Mahalanobis on pooled features ({model.cfg.ood_features}), Ledoit-Wolf covariance, "
+                      "threshold = val quantile"}
 
 
 def _quick_metrics(pred, y) -> dict:

@@ -1,0 +1,111 @@
+"""The "unlike the training data" check on the material its design was chosen on — NOT bench_real's.
+
+    .venv/bin/python bench/bench_ood_design.py [--model M ...]   # table + bench/results/ood_design.json
+
+bench/bench_real.py tests the warning on pydicom's example CT and MR, sklearn's two sample photos and
+its own noise. To keep those a test, the feature set of the density (engine/speckle.py) was chosen on
+other material, listed here: other DICOMs of pydicom-data (a 512² CT, a 1024² brain MR, a 10-frame
+64² MR, two chest radiographs), procedural "dead leaves" photos (the classic model of natural-image
+statistics) and other noise (salt and pepper, stripes, blocks), each frame with a flip and two grey
+maps; and the real HC18 dev split (skips cleanly when absent). Every frame takes the product path:
+ROI found on the frame, ORT scorer.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _variants(img):
+    gam = [np.clip(255 * (img / 255.0) ** q, 0, 255).astype(np.uint8) for q in (0.7, 1.4)]
+    return [img, img[::-1].copy(), *gam]
+
+
+def dead_leaves(rng, h=480, w=640):
+    import cv2
+
+    img = np.full((h, w, 3), rng.integers(0, 255, 3), np.uint8)
+    for _ in range(300):
+        c = tuple(int(v) for v in rng.integers(0, 255, 3))
+        rad = int(min(h, w) * rng.uniform(0.01, 0.25) ** 1.5 * 2) + 2
+        cv2.circle(img, (int(rng.integers(0, w)), int(rng.integers(0, h))), rad, c, -1, cv2.LINE_AA)
+    return cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 2))
+
+
+def design_frames() -> dict:
+    import cv2
+    from pydicom.data import get_testdata_file
+
+    from engine.sources import open_source
+
+    def dcm(name, idx=(0,)):
+        with open_source(get_testdata_file(name)) as src:
+            fs = [f.image for f in src]
+        return [fs[i] for i in idx if i < len(fs)]
+
+    g = {"ct": sum([_variants(f) for f in dcm("693_UNCR.dcm")], []),
+         "mr": sum([_variants(f) for f in dcm("MR2_UNCR.dcm") + dcm("emri_small.dcm", (0, 5, 9))], []),
+         "xray": sum([_variants(f) for f in dcm("RG1_UNCR.dcm") + dcm("RG3_UNCR.dcm")], []),
+         "photo": [dead_leaves(np.random.default_rng(50 + k)) for k in range(12)]}
+    nz = []
+    for k in range(12):
+        r = np.random.default_rng(80 + k)
+        h, w = 540, 720
+        if k % 3 == 0:
+            z = (r.random((h, w)) < 0.5).astype(np.uint8) * 255
+        elif k % 3 == 1:
+            z = np.tile((np.arange(w) // r.integers(3, 30) % 2 * 255).astype(np.uint8), (h, 1))
+        else:
+            z = cv2.resize(r.integers(0, 256, (h // 16, w // 16), dtype=np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+        nz.append(z)
+    g["noise"] = nz
+    try:
+        from train.real import hc18_split, read_item
+
+        g["hc18_dev"] = [read_item(it)[0] for it in hc18_split()[1]]
+    except FileNotFoundError:
+        pass
+    return g
+
+
+def main(argv=None) -> int:
+    from bench.bench_real import score_frames
+    from engine import modelpack
+    from engine.modelpack import atomic_write_bytes
+    from engine.scorers import make_scorer
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", nargs="+", default=[str(modelpack.default_model_path())])
+    ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "ood_design.json"))
+    a = ap.parse_args(argv)
+    frames = design_frames()
+    out = {}
+    print(f"| model | features | {' | '.join(frames)} |")
+    print("|---|---|" + "---|" * len(frames))
+    for path in a.model:
+        pkg = modelpack.load(path)
+        scorer = make_scorer("ort", pkg)
+        feats = (pkg.meta.get("ood") or {}).get("features", "embedding")
+        row = {}
+        for k, fs in frames.items():
+            rs = score_frames(scorer, fs)
+            row[k] = {"n": len(rs), "ood_share": float(np.mean([bool(r.ood) for r in rs])),
+                      "max_score": float(max(r.score for r in rs))}
+        out[Path(path).name] = {"features": feats, "name": pkg.meta.get("name"), "groups": row}
+        print(f"| {pkg.meta.get('name')} ({Path(path).name}) | {feats} | "
+              + " | ".join(f"{v['ood_share']:.2f} (n={v['n']})" for v in row.values()) + " |", flush=True)
+    print("cells: share of frames flagged 'unlike the training data' (target: hc18_dev < 0.10, others ≥ 0.95)")
+    Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(a.json, json.dumps(out, indent=1).encode())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -112,19 +112,33 @@ def run_all(args, jobs, steps: int, on_result) -> None:
 
 
 def contrasts() -> dict:
-    """name -> weights over CELLS (per seed: Σ w·metric)."""
+    """name -> weights over CELLS (per seed: Σ w·metric). With a factor held fixed (``--fix``) the
+    remaining cells form a smaller full factorial and the fixed factor has no main effect."""
     def w(fn):
         return {c: fn(f) for c, f in CELLS.items()}
 
+    half = len(CELLS) / 2  # cells at each level of a varying factor
+    varying = [k for k in FACTORS if len({f[k] for f in CELLS.values()}) == 2]
     hi = lambda f, k: 1.0 if f[k] == FACTORS[k][1] else 0.0  # noqa: E731
-    main = {f"{k} ({FACTORS[k][1]} vs {FACTORS[k][0]})": w(lambda f, k=k: (2 * hi(f, k) - 1) / 4) for k in FACTORS}
-    inter = {"CMX×GCC interaction": w(lambda f: (2 * hi(f, "mixing") - 1) * (2 * hi(f, "loss") - 1) / 2)}
+    main = {f"{k} ({FACTORS[k][1]} vs {FACTORS[k][0]})": w(lambda f, k=k: (2 * hi(f, k) - 1) / half) for k in varying}
+    inter = {"CMX×GCC interaction": w(lambda f: 2 * (2 * hi(f, "mixing") - 1) * (2 * hi(f, "loss") - 1) / half)}
     simple = {}
-    for other, lvl in (("loss", "gcc"), ("loss", "mse")):
-        simple[f"CMX under {lvl}"] = w(lambda f, lvl=lvl: (2 * hi(f, "mixing") - 1) / 2 if f["loss"] == lvl else 0.0)
+    for lvl in ("gcc", "mse"):
+        simple[f"CMX under {lvl}"] = w(lambda f, lvl=lvl: 2 * (2 * hi(f, "mixing") - 1) / half if f["loss"] == lvl else 0.0)
     for lvl in ("cmx", "none"):
-        simple[f"GCC under mixing {lvl}"] = w(lambda f, lvl=lvl: (2 * hi(f, "loss") - 1) / 2 if f["mixing"] == lvl else 0.0)
+        simple[f"GCC under mixing {lvl}"] = w(lambda f, lvl=lvl: 2 * (2 * hi(f, "loss") - 1) / half if f["mixing"] == lvl else 0.0)
     return {**main, **inter, **simple}
+
+
+def fix_cells(spec: str | None) -> None:
+    """``--fix fusion=mqf``: run only the cells at that level (rebinds CELLS for this process)."""
+    global CELLS
+    if not spec:
+        return
+    k, _, v = spec.partition("=")
+    if k not in FACTORS or v not in FACTORS[k]:
+        raise SystemExit(f"--fix {spec!r}: need FACTOR=LEVEL with FACTOR in {list(FACTORS)} and one of its levels")
+    CELLS = {c: f for c, f in CELLS.items() if f[k] == v}
 
 
 def verdict(per_seed: np.ndarray, ci_t, ci_boot) -> str:
@@ -296,6 +310,8 @@ def main(argv=None) -> int:
     ap.add_argument("--boot", type=int, default=1000)
     ap.add_argument("--task", choices=("synth", "hc18"), default="synth",
                     help="synth: skewed synthetic sets; hc18: real HC18 frames with real-frame degradations")
+    ap.add_argument("--fix", default=None, metavar="FACTOR=LEVEL",
+                    help="hold one factor at a level (e.g. fusion=mqf): the other two form a 2x2 full factorial")
     ap.add_argument("--tiny", action="store_true", help="a few-minute end-to-end check (not a result)")
     args = ap.parse_args(argv)
     if args.tiny:
@@ -309,7 +325,8 @@ def main(argv=None) -> int:
     if args.pilot:
         return pilot(args, d)
     tr0 = subset(d["pool"], train_subset(d["pool"], args.n_train, 0))
-    settings = {k: getattr(args, k) for k in ("task", "seeds", "steps", "n_train", "n_val", "n_test", "pool_n", "batch_size", "input_size")}
+    fix_cells(args.fix)
+    settings = {k: getattr(args, k) for k in ("task", "fix", "seeds", "steps", "n_train", "n_val", "n_test", "pool_n", "batch_size", "input_size")}
     settings.update(size=d["size"], about=d["about"], train_bands=[round(b, 2) for b in bands(tr0.y)],
                     test_bands=[round(b, 2) for b in bands(d["test"].y)])
     stem = "ablation" if args.task == "synth" else f"ablation_{args.task}"

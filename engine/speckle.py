@@ -12,8 +12,10 @@ sit among the scans there), so the density check also sees these 38 numbers per 
 * the share of the input that is image, and the mean fine-grain energy (residual after a 3×3 blur,
   over 9×9, relative to the local mean).
 
-Only elementwise ops, fixed convolutions and average pools: it exports to ONNX, runs under FP16
-(squares of values in [0, 1] only) and costs well under a millisecond at 160 px.
+The statistics are sampled on every ``STRIDE``-th pixel of each axis (windows still centred on
+full-resolution pixels: strided average pools and convolutions), which makes them 16× cheaper than
+dense maps at the same histograms (1,600 samples per 160 px frame). Only elementwise ops, fixed
+convolutions and average pools: it exports to ONNX and runs under FP16 (squares of values in [0, 1]).
 """
 from __future__ import annotations
 
@@ -24,10 +26,11 @@ CENTRES = tuple(0.15 * i for i in range(9))  # 0 … 1.2
 WIDTH = 0.15
 N_FEATURES = 3 * 9 + 9 + 2
 IMAGE_LEVEL = 0.05  # local mean (gray 0…1) above which a pixel counts as image
+STRIDE = 4
 
 
-def _box(g, k: int):
-    return F.avg_pool2d(g, k, 1, k // 2, count_include_pad=False)
+def _box(g, k: int, stride: int = STRIDE):
+    return F.avg_pool2d(g, k, stride, k // 2, count_include_pad=True)
 
 
 def _hist(v, w, total, centres, width):
@@ -46,12 +49,12 @@ def speckle_stats(gray: torch.Tensor) -> torch.Tensor:
         mk = m5 if k == 5 else _box(gray, k)
         sd = torch.sqrt(torch.clamp(_box(gray * gray, k) - mk * mk, min=1e-8))
         parts.append(_hist(sd / (mk + 1e-3), w, total, CENTRES, WIDTH))
-    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=gray.dtype, device=gray.device)
-    gx = F.conv2d(gray, kx.view(1, 1, 3, 3), padding=1)
-    gy = F.conv2d(gray, kx.t().contiguous().view(1, 1, 3, 3), padding=1)
+    kx = gray.new_tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+    gx = F.conv2d(gray, kx.view(1, 1, 3, 3), stride=STRIDE, padding=1)
+    gy = F.conv2d(gray, kx.t().contiguous().view(1, 1, 3, 3), stride=STRIDE, padding=1)
     gm = torch.sqrt(gx * gx + gy * gy + 1e-8) / (m5 + 0.02)
     parts.append(_hist(gm, w, total, tuple(5.0 * c for c in CENTRES), 5.0 * WIDTH))
-    d = gray - _box(gray, 3)
+    d = gray - _box(gray, 3, 1)
     fine = torch.sqrt(_box(d * d, 9) + 1e-8) / (m5 + 1e-3)
     parts.append(w.mean((2, 3)))
     parts.append((w * fine).sum((2, 3)) / total)

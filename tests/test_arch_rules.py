@@ -100,7 +100,8 @@ def test_app_imports_torch_only_for_retraining():
 
 def test_train_reuses_engine_preprocessing():
     import engine.preprocess
-    import train.trainer
+    import train.prepared
 
-    assert train.trainer.preprocess is engine.preprocess.preprocess
-    assert (train.trainer.MEAN, train.trainer.STD) == (engine.preprocess.MEAN, engine.preprocess.STD)
+    # the trainer's cached inputs are made by the scoring path's preprocess, with its normalisation
+    assert train.prepared.preprocess is engine.preprocess.preprocess
+    assert (train.prepared.MEAN, train.prepared.STD) == (engine.preprocess.MEAN, engine.preprocess.STD)

@@ -144,8 +144,9 @@ def fix_cells(spec: str | None) -> None:
 def verdict(per_seed: np.ndarray, ci_t, ci_boot) -> str:
     share = 0.8
     pos, neg = np.mean(per_seed > 0), np.mean(per_seed < 0)
-    lo = max(ci_t[0], ci_boot[0]) if ci_boot else ci_t[0]
-    hi = min(ci_t[1], ci_boot[1]) if ci_boot else ci_t[1]
+    # both intervals must exclude 0: the lower of the two lower bounds above it (or the higher upper below)
+    lo = min(ci_t[0], ci_boot[0]) if ci_boot else ci_t[0]
+    hi = max(ci_t[1], ci_boot[1]) if ci_boot else ci_t[1]
     if pos >= share and lo > 0:
         return "HELPS"
     if neg >= share and hi < 0:
@@ -312,6 +313,7 @@ def main(argv=None) -> int:
                     help="synth: skewed synthetic sets; hc18: real HC18 frames with real-frame degradations")
     ap.add_argument("--fix", default=None, metavar="FACTOR=LEVEL",
                     help="hold one factor at a level (e.g. fusion=mqf): the other two form a 2x2 full factorial")
+    ap.add_argument("--report-only", action="store_true", help="re-analyse the finished runs and rewrite the report")
     ap.add_argument("--tiny", action="store_true", help="a few-minute end-to-end check (not a result)")
     args = ap.parse_args(argv)
     if args.tiny:
@@ -352,6 +354,14 @@ def main(argv=None) -> int:
             state["analysis"] = analyse(runs, d["test"].y, args.boot if complete else 200, groups=d["test"].groups)
         write_report(out_dir, stem, {"settings": settings, "runs": runs, "complete": complete, "analysis": state["analysis"]})
 
+    if args.report_only:
+        if jobs:
+            raise SystemExit(f"--report-only: {len(jobs)} runs still missing")
+        complete = True
+        state["analysis"] = analyse(runs, d["test"].y, args.boot, groups=d["test"].groups)
+        write_report(out_dir, stem, {"settings": settings, "runs": runs, "complete": complete, "analysis": state["analysis"]})
+        print(f"re-analysed {len(runs)} runs; {out_dir / (stem + '.md')}")
+        return 0
     run_all(args, jobs, args.steps, on_result)
     print(f"done in {time.time() - t0:.0f} s; {out_dir / (stem + '.md')}", flush=True)
     return 0

@@ -139,20 +139,15 @@ def fit_density(model, data: Prepared, device, seed: int = 0, n_fit: int = 8000,
     tr = data.train
     idx = np.sort(rng.permutation(scans(tr))[:n_fit])
     feats = _outputs(model, tr.x[idx], device)["ood_features"].astype(np.float64)
-    # shrink the correlation, not the covariance: Ledoit–Wolf pulls toward a multiple of the identity,
-    # which would drown features of small spread (the speckle statistics, 0–1) in the embedding's scale.
-    # Standardise, fit, and fold the scales back into the precision (same graph, same distance).
-    scale = feats.std(0) + 1e-3
-    lw = LedoitWolf().fit((feats - feats.mean(0)) / scale)
-    prec = lw.precision_ / scale[:, None] / scale[None, :]
+    lw = LedoitWolf().fit(feats)
     with torch.no_grad():
-        model.set_density(feats.mean(0) + lw.location_ * scale, prec)
+        model.set_density(lw.location_, lw.precision_)
     d_val = _outputs(model, data.val.x[scans(data.val)], device)["ood"]
     thr = float(np.quantile(d_val, quantile))
     return {"threshold": thr, "quantile": quantile, "n_fit": int(len(idx)), "n_calib": int(len(d_val)),
             "features": model.cfg.ood_features,
-            "method": f"Mahalanobis on pooled features ({model.cfg.ood_features}), Ledoit-Wolf shrinkage of "
-                      "the standardised features, threshold = val quantile"}
+            "method": f"Mahalanobis on pooled features ({model.cfg.ood_features}), Ledoit-Wolf covariance, "
+                      "threshold = val quantile"}
 
 
 def _quick_metrics(pred, y) -> dict:

@@ -50,7 +50,9 @@ def roi_signal(frame: np.ndarray, work: int = WORK_SIZE) -> tuple[np.ndarray, np
         if k > 1:  # block average by k, then a small bilinear step to the working size (cheap)
             pre = a[: H // k * k, : W // k * k]
             while k % 2 == 0:
-                pre = cv2.resize(pre, (pre.shape[1] // 2, pre.shape[0] // 2), interpolation=cv2.INTER_AREA)
+                # bilinear at exactly ½ samples between each 2×2 block: the same mean as INTER_AREA
+                # (identical output, tests/test_roi.py), in well under half the time
+                pre = cv2.resize(pre, (pre.shape[1] // 2, pre.shape[0] // 2), interpolation=cv2.INTER_LINEAR)
                 k //= 2
             if k > 1:
                 pre = cv2.resize(pre, (pre.shape[1] // k, pre.shape[0] // k), interpolation=cv2.INTER_AREA)

@@ -162,3 +162,23 @@ def test_parse_roi():
             parse_roi(bad)
     with pytest.raises(ValueError, match="must be text"):
         parse_roi(None)
+
+
+def test_working_copy_of_a_big_frame_is_the_exact_4x4_block_mean():
+    """roi_signal shrinks a big colour frame by halving (twice for a 4x shrink); each halving must be
+    the exact 2x2 mean OpenCV's INTER_AREA gives ((a+b+c+d+2)>>2), whatever resize call produces it."""
+    from engine.roi_signal import WORK_SIZE, roi_signal
+
+    rng = np.random.default_rng(5)
+    W, H = 4 * WORK_SIZE, 4 * WORK_SIZE * 9 // 16
+    f = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
+    f[::7] = 255
+
+    def half(a):
+        a = a.astype(np.int32)
+        return ((a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2] + 2) >> 2).astype(np.uint8)
+
+    area, near, s = roi_signal(f)
+    ref = half(half(f)).max(2)
+    assert area.shape == ref.shape and s == pytest.approx(0.25)
+    np.testing.assert_array_equal(area, ref)

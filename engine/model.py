@@ -277,6 +277,8 @@ class MQFNet(nn.Module):
             out["criteria_logits"] = self.criteria_head(e)
             out["plane"] = torch.softmax(out["plane_logits"], 1)
             out["criteria"] = torch.sigmoid(out["criteria_logits"])
+            if self.training:  # the density is fitted and used in eval mode only: no work per training step
+                return out
             v = e
             if self.cfg.ood_features == "embedding+speckle":
                 from .preprocess import MEAN, STD
@@ -292,7 +294,7 @@ class MQFNet(nn.Module):
         return out
 
     def forward(self, x):
-        """The graph outputs as a tuple, in ``OUTPUTS`` order (3 or 6 of them)."""
+        """The graph outputs as a tuple, in ``OUTPUTS`` order (3 or 6 of them; 5 in training mode: no ``ood``)."""
         o = self.outputs(x)
         return tuple(o[k] for k in OUTPUTS if k in o)
 

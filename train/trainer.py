@@ -208,7 +208,7 @@ class _HeadLoss:
         import torch
         import torch.nn.functional as F
 
-        if len(out) < 6:
+        if len(out) < 5:  # score, heatmap, attention, plane, criteria (the ood output is eval-only)
             return 0.0
         # the heads always join the graph (DDP needs every parameter used), at weight 0 without labels
         loss = 0.0 * (out[3].sum() + out[4].sum())

@@ -111,7 +111,8 @@ def _hc18_split(folder: Path, size: int, cache: Path):
     from train.data import load_labelled
     from train.trainer import Split, prepare_items
 
-    rows = {r["name"]: r for r in csv.DictReader(open(folder / "labels.csv", newline=""))}
+    with open(folder / "labels.csv", newline="") as f:
+        rows = {r["name"]: r for r in csv.DictReader(f)}
     ds = load_labelled(folder)
     items = [it for it in ds.items if rows[it.name]["kind"] != "decoy"]
     s = prepare_items(items, size)

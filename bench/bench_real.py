@@ -263,16 +263,9 @@ def synthetic_checks(model_path: Path, quick: bool, workers: int, log) -> tuple[
 # ---------------------------------------------------------------- heatmap on the generator's maps
 def _cells(m, box, size, grid):
     """Fraction of each heatmap cell covered by bool map ``m`` (frame pixels), on the letterboxed input."""
-    import cv2
+    from engine.preprocess import grid_coverage
 
-    from engine.preprocess import letterbox_geometry
-
-    x, y, w, h = box
-    lb = letterbox_geometry(box, size)
-    canvas = np.zeros((size, size), np.float32)
-    canvas[lb.oy:lb.oy + lb.nh, lb.ox:lb.ox + lb.nw] = cv2.resize(
-        m[y:y + h, x:x + w].astype(np.float32), (lb.nw, lb.nh), interpolation=cv2.INTER_AREA)
-    return cv2.resize(canvas, (grid, grid), interpolation=cv2.INTER_AREA)
+    return grid_coverage(m, box, size, grid)
 
 
 def heatmap_checks(scorer, quick: bool, log) -> tuple[dict, list]:

@@ -50,6 +50,9 @@ class ArchConfig:
     # "embedding+speckle" (plus speckle statistics of the input, engine/speckle.py: a photo or an MR
     # slice can sit among the scans in quality features, not in speckle)
     ood_features: str = "embedding"
+    # with mask_attention: dark cells between image cells in their row (a shadow, fluid) stay imaging
+    # region (older models: False, only bright cells counted)
+    fill_dark: bool = False
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -88,7 +91,7 @@ def arch(name: str = "rt", fusion: str = "mqf", input_size: int | None = None, h
         raise ValueError(f"input_size must be a multiple of 32 in 64..512, not {input_size!r}")
     return ArchConfig(**{**asdict(a), "stages": a.stages, "taps": a.taps, "fusion": fusion, "input_size": size,
                          "heads": bool(heads), "mask_attention": bool(heads),
-                         "ood_features": "embedding+speckle" if heads else "embedding"})
+                         "ood_features": "embedding+speckle" if heads else "embedding", "fill_dark": bool(heads)})
 
 
 class ConvBNAct(nn.Sequential):
@@ -249,7 +252,17 @@ class MQFNet(nn.Module):
         level = (_IMAGE_LEVEL - MEAN) / STD
         k = self.cfg.grid_stride
         # a steep clamp rather than a comparison: no Cast in the graph (FP16 conversion stays typed)
-        return F.avg_pool2d(torch.clamp((x - level) * 1000.0, 0.0, 1.0), k, k)[:, 0]
+        share = F.avg_pool2d(torch.clamp((x - level) * 1000.0, 0.0, 1.0), k, k)
+        if not self.cfg.fill_dark:
+            return share[:, 0]
+        # a dark cell with image on both sides in its row (an acoustic shadow, fluid) is imaging region
+        # too: that is where a shadow loses its points. Padding and black beside a fan have image on one
+        # side only. Max-pools over each row's cells to the left / right (plain Pad + MaxPool in the graph).
+        w = self.cfg.input_size // k  # static (a Python int in the traced graph)
+        s = torch.clamp(share / 0.15, max=1.0)
+        left = F.max_pool2d(F.pad(s, (w - 1, 0)), (1, w), 1)
+        right = F.max_pool2d(F.pad(s, (0, w - 1)), (1, w), 1)
+        return torch.maximum(share, 0.15 * torch.minimum(left, right))[:, 0]
 
     def outputs(self, x) -> dict:
         """All outputs by name (``OUTPUTS``)."""

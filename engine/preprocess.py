@@ -119,6 +119,18 @@ def preprocess(
     return out
 
 
+def grid_coverage(mask: np.ndarray, roi: Roi | None, size: int, grid: int) -> np.ndarray:
+    """Share of each of the ``grid × grid`` heatmap cells that a frame-pixel map covers (float32, 0–1),
+    through the same crop and letterbox as :func:`preprocess` (``mask``: bool or 0–1, frame-sized)."""
+    m = np.asarray(mask, np.float32)
+    geo = letterbox_geometry(clip_roi(roi, m.shape), size)
+    x, y, w, h = geo.roi
+    canvas = np.zeros((size, size), np.float32)
+    canvas[geo.oy:geo.oy + geo.nh, geo.ox:geo.ox + geo.nw] = cv2.resize(
+        m[y:y + h, x:x + w], (geo.nw, geo.nh), interpolation=cv2.INTER_AREA)
+    return cv2.resize(canvas, (grid, grid), interpolation=cv2.INTER_AREA)
+
+
 def preprocess_batch(frames, rois=None, size: int = 128, color: str = "bgr") -> np.ndarray:
     """Stack of :func:`preprocess` results, shape ``(N, 1, size, size)``."""
     frames = list(frames)

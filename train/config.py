@@ -54,6 +54,10 @@ class TrainConfig:
     # plane and criteria heads (used where labels.csv has a plane / the generator's criteria columns)
     w_plane: float = 0.2
     w_criteria: float = 0.2
+    # heatmap: where labels.csv has an ``artefact_map`` (train.cells), cells of a shadow / lift-off lose
+    # the points (train/cells.py); 0 = off
+    w_cells: float = 0.0
+    cell_margin: float = 30.0  # quality points an artefact cell sits below the image's clean cells
     # start from the weights of a packaged model (fine-tuning; heads it lacks start fresh)
     init_from: str | None = None
     # augmentation (on the model input; mild so the label still holds)
@@ -137,6 +141,9 @@ class TrainConfig:
         d = self.to_dict()
         for k in ("num_threads", "device", "eval_boot", "name"):
             d.pop(k)
+        if not d["w_cells"]:  # off: keys (and checkpoints) from before the option still match
+            d.pop("w_cells")
+            d.pop("cell_margin")
         if not d["input_size"]:
             d.pop("input_size")  # the default: keys (and checkpoints) from before the option still match
         if d["w_plane"] == 0.2 and d["w_criteria"] == 0.2 and not d["init_from"]:

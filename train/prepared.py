@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from engine.preprocess import MEAN, STD, preprocess
+from engine.preprocess import MEAN, STD, grid_coverage, preprocess
 
 from .config import TrainConfig, TrainError
 
@@ -24,6 +24,10 @@ class Split:
     groups: list | None = None  # per-image group (patient, sweep) for the bootstrap; None: images are independent
     plane: np.ndarray | None = None  # int64 (N,) index into engine.result.PLANES; -1 = not labelled
     crit: np.ndarray | None = None  # float32 (N, len(CRITERIA)) 0/1; NaN = not labelled / not applicable
+    # per heatmap cell, from an ``artefact_map`` column: uint8 (N, 2, g, g) share ×255 of the cell that is
+    # artefact (shadow / lift-off) and that is imaging region; ``has_cells`` (N,) marks the rows with a map
+    cells: np.ndarray | None = None
+    has_cells: np.ndarray | None = None
 
     def __len__(self):
         return len(self.y)
@@ -97,21 +101,53 @@ def u8_to_gray01(u8):
     return u8 / 255.0 if isinstance(u8, np.ndarray) else u8.float() / 255.0
 
 
-def prepare_items(items, size: int, progress: Callable | None = None, what: str = "") -> Split:
+def artefact_cells(it, img: np.ndarray, box, size: int, grid: int) -> np.ndarray | None:
+    """uint8 (2, grid, grid): artefact and imaging-region share ×255 of each cell, from the item's
+    ``artefact_map`` (a PNG beside its image, generator levels: 0 outside, 128 image, 255 artefact);
+    None when the item has none. A map that is missing or of another size is a DataError naming it."""
+    from .data import DataError, read_image
+
+    rel = str((it.extra or {}).get("artefact_map", "") or "").strip()
+    if not rel:
+        return None
+    # relative to the data set's folder (the one holding labels.csv), like the image names
+    root = next((d for d in Path(it.path).parents if (d / "labels.csv").is_file()), Path(it.path).parent)
+    p = root / rel
+    try:
+        m = read_image(p)
+    except DataError as e:
+        raise DataError(f"{it.name}: its artefact_map {rel}: {e}") from None
+    m = m if m.ndim == 2 else m[..., 0]
+    if m.shape[:2] != img.shape[:2]:
+        raise DataError(f"{it.name}: its artefact_map {rel} is {m.shape[1]}x{m.shape[0]}, "
+                        f"the image {img.shape[1]}x{img.shape[0]}")
+    art = grid_coverage(m >= 192, box, size, grid)
+    fan = grid_coverage(m >= 64, box, size, grid)
+    return np.rint(np.stack([art, fan]) * 255).astype(np.uint8)
+
+
+def prepare_items(items, size: int, progress: Callable | None = None, what: str = "", grid: int | None = None) -> Split:
     from .data import read_image
 
     n = len(items)
     x = np.empty((n, size, size), np.uint8)
     buf = np.empty((1, size, size), np.float32)
+    g = grid or max(1, size // 8)
+    cells, has = np.zeros((n, 2, g, g), np.uint8), np.zeros(n, bool)
     for i, it in enumerate(items):
         img = read_image(it.path)
-        preprocess(img, find_roi_box(img), size, out=buf)
+        box = find_roi_box(img)
+        preprocess(img, box, size, out=buf)
         x[i] = input_to_u8(buf[0])
+        c = artefact_cells(it, img, box, size, g)
+        if c is not None:
+            cells[i], has[i] = c, True
         if progress and (i % 50 == 0 or i == n - 1):
             progress({"event": "prepare", "split": what, "done": i + 1, "total": n})
     plane, crit = head_targets(items)
     return Split(x, np.array([it.mos for it in items], np.float32), [it.name for it in items],
-                 [getattr(it, "group", None) for it in items], plane, crit)
+                 [getattr(it, "group", None) for it in items], plane, crit,
+                 cells if has.any() else None, has if has.any() else None)
 
 
 def _generator_info(ds) -> dict | None:
@@ -146,11 +182,12 @@ def prepare(data_root, config: TrainConfig, progress: Callable | None = None) ->
         )
     if np.ptp([it.mos for it in tr]) <= 0:
         raise TrainError(f"{data_root}: all training labels are equal ({tr[0].mos}); nothing to learn")
-    size = arch(config.model, config.fusion, config.input_size).input_size
+    a = arch(config.model, config.fusion, config.input_size)
+    size, grid = a.input_size, a.input_size // a.grid_stride
     return Prepared(
-        prepare_items(tr, size, progress, "train"),
-        prepare_items(va, size, progress, "val"),
-        prepare_items(te, size, progress, "test"),
+        prepare_items(tr, size, progress, "train", grid),
+        prepare_items(va, size, progress, "val", grid),
+        prepare_items(te, size, progress, "test", grid),
         size,
         ds.hash(),
         bool(ds.synthetic),

@@ -32,6 +32,11 @@ def register(sub) -> None:
                         "(docs/synthetic.md); the labels follow the same rules")
     p.add_argument("--realism", type=float, default=None,
                    help="strength of the real style, 0-1 (default: 1 with --style real, 0 otherwise)")
+    p.add_argument("--maps", action="store_true",
+                   help="also write maps/<name>.png (imaging region 128, shadow / lift-off 255) named in an "
+                        "artefact_map column, with a shadow or lift-off added to --artefact-share of the images: "
+                        "per-cell supervision of the heatmap (plain fans only)")
+    p.add_argument("--artefact-share", type=float, default=0.5)
     p.add_argument("--workers", type=int, default=1, help="processes (output is the same for any count)")
     p.add_argument("--demo", action="store_true",
                    help="write the demo asset OUT/demo_sweep.{mp4,csv} (e.g. OUT=assets/demo)")
@@ -53,7 +58,8 @@ def run(args) -> int:
     try:
         summary = generate(args.out, args.n, planes=planes, seed=args.seed, sweeps=args.sweeps, size=args.size,
                            screen=args.screen, workers=args.workers, progress=not args.no_progress,
-                           sweep_frames=args.sweep_frames, realism=realism)
+                           sweep_frames=args.sweep_frames, realism=realism,
+                           maps=args.maps, artefact_share=args.artefact_share)
     except ValueError as e:
         print(f"fuiqa synth: {e}", file=sys.stderr)
         return 2

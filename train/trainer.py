@@ -37,6 +37,7 @@ from typing import Callable
 import numpy as np
 
 from . import metrics as M
+from .cells import CellLoss
 from .losses import make_loss
 from .mixing import cluster, mix_inputs, mixed_features, n_batches, plan_mix, random_batches, stratified_batches
 
@@ -52,8 +53,10 @@ from .prepared import (Prepared, Split, _generator_info, find_roi_box, head_targ
 # augmentation
 
 
-def augment(g, cfg: TrainConfig, gen):
-    """Mild ultrasound augmentations on a batch of gray [0,1] inputs (B,1,S,S) (torch)."""
+def augment(g, cfg: TrainConfig, gen, maps=None):
+    """Mild ultrasound augmentations on a batch of gray [0,1] inputs (B,1,S,S) (torch). ``maps``
+    (b ≤ B, C, h, w) of the first b inputs (the heatmap cells' targets) get the same rotation and
+    scale; then ``(g, maps)`` is returned."""
     import torch
     import torch.nn.functional as F
 
@@ -71,13 +74,18 @@ def augment(g, cfg: TrainConfig, gen):
         theta = torch.stack([torch.stack([c, -si, zero], 1), torch.stack([si, c, zero], 1)], 1)
         grid = F.affine_grid(theta, list(g.shape), align_corners=False)
         g = F.grid_sample(g, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        if maps is not None:
+            b = maps.shape[0]
+            mg = F.affine_grid(theta[:b], list(maps.shape), align_corners=False)
+            maps = F.grid_sample(maps, mg, mode="bilinear", padding_mode="zeros", align_corners=False)
     if cfg.aug_gain > 0:
         g = g * u(1 - cfg.aug_gain, 1 + cfg.aug_gain, B).view(B, 1, 1, 1)
     if cfg.aug_speckle > 0:
         amp = u(0, cfg.aug_speckle, B).view(B, 1, 1, 1)
         noise = torch.randn(g.shape, generator=gen).to(dev)
         g = g * (1 + amp * noise)
-    return g.clamp(0, 1)
+    g = g.clamp(0, 1)
+    return g if maps is None else (g, maps)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -113,10 +121,13 @@ def epoch_batches(model, tr, config: TrainConfig, epoch: int, clusters, rng, dev
     return random_batches(n, gb, rng, min_batch(world)), clusters, ramp
 
 
-def batch_forward(ddp, model, x_all, y_all, bidx, plan, config: TrainConfig, gen, device, rank: int = 0, world: int = 1):
+def batch_forward(ddp, model, x_all, y_all, bidx, plan, config: TrainConfig, gen, device, rank: int = 0, world: int = 1,
+                  cells=None):
     """This rank's share of a batch and of its appended pseudo-samples through the model:
     (the model's outputs — score first —, labels), real samples first. Pixel mixing blends the two partner images; feature
-    mixing feeds both partners and blends their fused features (mixing.mixed_features)."""
+    mixing feeds both partners and blends their fused features (mixing.mixed_features). ``cells``
+    (uint8 (N, 2, g, g), train.prepared.Split.cells): then (outputs, labels, the real rows' cell maps,
+    augmented like their images, float 0–1)."""
     import torch
 
     real = np.asarray(bidx)[rank::world]
@@ -129,14 +140,19 @@ def batch_forward(ddp, model, x_all, y_all, bidx, plan, config: TrainConfig, gen
     elif m:
         x = torch.cat([x, gray(plan.a), gray(plan.b)])
     y = torch.from_numpy(np.concatenate([y_all[real], plan.target]).astype(np.float32))
+    c = cells[real].float() / 255.0 if cells is not None else None
     if config.augment:
-        x = augment(x, config, gen)
+        x = augment(x, config, gen) if c is None else augment(x, config, gen, c)
+        if c is not None:
+            x, c = x
     x = to_model_input(x).to(device, non_blocking=True)
     if m and config.mix_space == "feature":
         with mixed_features(model, len(real), plan.lam):
             out = ddp(x)
     else:
         out = ddp(x)
+    if cells is not None:
+        return out, y.to(device), c.to(device)
     return out, y.to(device)
 
 
@@ -365,6 +381,8 @@ def fit(
     x_all = torch.from_numpy(tr.x)  # uint8 (N,S,S), CPU
     y_all = tr.y
     heads = _HeadLoss(tr, config, model)
+    cell_loss = CellLoss(tr, config)
+    cells_all = torch.from_numpy(tr.cells) if cell_loss.on else None
     stopped = False
     epoch = start_epoch
     for epoch in range(start_epoch, config.epochs):
@@ -381,11 +399,14 @@ def fit(
                 stopped = True
                 break
             plan = plan_mix(bidx, y_all, clusters, rng, mixcfg, ramp)  # pseudo-samples appended to the batch
-            out, yb = batch_forward(ddp, model, x_all, y_all, bidx, plan, config, gen, device, rank, world)
+            fwd = batch_forward(ddp, model, x_all, y_all, bidx, plan, config, gen, device, rank, world, cells_all)
+            out, yb = fwd[0], fwd[1]
             pred = out[0]
             keep = heads.score_rows(bidx, rank, world, len(pred))
             loss = loss_fn(pred, yb) if keep is None else loss_fn(pred[keep], yb[keep])  # over real + pseudo samples
             loss = loss + heads(out, bidx, rank, world, device)
+            if cell_loss.on:
+                loss = loss + cell_loss(out, fwd[2], bidx, rank, world)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)

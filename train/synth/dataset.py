@@ -61,20 +61,60 @@ def render_item(plane: str, seed: int, index: int, size: int = 256, screen: bool
     return (img, row, s) if sample else (img, row)
 
 
-def _job(args):
-    plane, seed, index, size, screen, images_dir, realism = args
-    img, row = render_item(plane, seed, index, size, screen, realism=realism)
+#: artefact-map PNG levels (``maps=True``): outside the imaging region, inside it, an artefact region
+MAP_OUTSIDE, MAP_FAN, MAP_ARTEFACT = 0, 128, 255
+
+
+def artefact_map(s) -> np.ndarray:
+    """uint8 map of a Sample (with maps): MAP_FAN inside the imaging region, MAP_ARTEFACT where the
+    acoustic shadow or the lift-off lies (where the image loses its points), MAP_OUTSIDE elsewhere."""
+    m = np.where(s.maps["fan"], MAP_FAN, MAP_OUTSIDE).astype(np.uint8)
+    m[s.maps["shadow"] | s.maps["liftoff"]] = MAP_ARTEFACT
+    return m
+
+
+def artefact_severity(seed: int, index: int, plane: str, share: float) -> dict | None:
+    """With probability ``share``: the generator's own severities of this image with an acoustic
+    shadow (2/3) or a lift-off (1/3) of uniform severity added (so artefact maps are common); else
+    None (the generator samples as usual)."""
+    from .quality import factors_for, sample_severities
+
+    r = np.random.default_rng([seed, index, 4242])
+    if share <= 0 or r.random() >= share:
+        return None
+    sev = sample_severities(plane, r)
+    fac = "shadow" if (r.random() < 2 / 3 and "shadow" in factors_for(plane)) else "liftoff"
+    sev[fac] = float(r.uniform(0.3, 1.0))
+    return sev
+
+
+def _write_png(path: Path, img: np.ndarray, what: str) -> None:
     ok, buf = cv2.imencode(".png", img)
     if not ok:
-        raise RuntimeError(f"PNG encoding failed for {row['name']}")
-    tmp = Path(images_dir) / (row["name"] + ".tmp")
+        raise RuntimeError(f"PNG encoding failed for {what}")
+    tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(buf.tobytes())
-    os.replace(tmp, Path(images_dir) / row["name"])
+    os.replace(tmp, path)
+
+
+def _job(args):
+    plane, seed, index, size, screen, images_dir, realism, maps, art_share = args
+    if not maps:
+        img, row = render_item(plane, seed, index, size, screen, realism=realism)
+    else:
+        sev = artefact_severity(seed, index, plane, art_share)
+        img, row, s = render_item(plane, seed, index, size, screen, severity=sev, realism=realism, sample=True)
+        mname = "maps/" + row["name"]
+        _write_png(Path(images_dir).parent / mname, artefact_map(s), mname)
+        row["artefact_map"] = mname
+    _write_png(Path(images_dir) / row["name"], img, row["name"])
     return row
 
 
 def write_labels(path: Path, rows: list[dict], scored: bool = False) -> None:
-    cols = COLUMNS + ["scored"] if scored else COLUMNS
+    cols = COLUMNS + ["scored"] if scored else list(COLUMNS)
+    if any("artefact_map" in r for r in rows):
+        cols = cols + ["artefact_map"]
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
     w.writeheader()
@@ -95,9 +135,12 @@ def write_marker(out: Path, info: dict) -> None:
 
 def generate(out, n: int, *, planes=PLANES, seed: int = 0, sweeps: int = 0, size: int = 256,
              screen: bool = False, workers: int = 1, progress: bool = True, sweep_frames: int = 75,
-             realism: float = 0.0) -> dict:
+             realism: float = 0.0, maps: bool = False, artefact_share: float = 0.5) -> dict:
     """Write the data set; returns a summary dict. ``planes`` may include "4CH" (not assessed; see the
-    module docstring); ``realism`` (0..1): the "real" style for every image (0 = plain)."""
+    module docstring); ``realism`` (0..1): the "real" style for every image (0 = plain). ``maps``:
+    also OUT/maps/<name>.png (:func:`artefact_map`, plain fans only) named in an ``artefact_map``
+    column, with an added shadow or lift-off in ``artefact_share`` of the images — the per-cell
+    supervision of the heatmap."""
     from tqdm import tqdm
 
     out = Path(out)
@@ -109,9 +152,16 @@ def generate(out, n: int, *, planes=PLANES, seed: int = 0, sweeps: int = 0, size
         raise ValueError("need n >= 0 and size >= 64")
     if not 0.0 <= realism <= 1.0:
         raise ValueError(f"realism {realism:g} outside 0-1")
+    if maps and screen:
+        raise ValueError("maps are made for plain fans only (not --screen)")
+    if not 0.0 <= artefact_share <= 1.0:
+        raise ValueError(f"artefact_share {artefact_share:g} outside 0-1")
     images = out / "images"
     images.mkdir(parents=True, exist_ok=True)
-    jobs = [(planes[i % len(planes)], seed, i, size, screen, str(images), realism) for i in range(n)]
+    if maps:
+        (out / "maps").mkdir(exist_ok=True)
+    jobs = [(planes[i % len(planes)], seed, i, size, screen, str(images), realism, maps, artefact_share)
+            for i in range(n)]
     rows: list[dict] = []
     bar = tqdm(total=n, desc="synth images", unit="img", disable=not progress)
     if workers > 1 and n > 1:
@@ -131,6 +181,9 @@ def generate(out, n: int, *, planes=PLANES, seed: int = 0, sweeps: int = 0, size
             "screen": screen, "sweeps": sweeps}
     if realism > 0:  # only then, so plain sets keep their bytes
         info["realism"] = realism
+    if maps:
+        info["maps"] = {"artefact_share": artefact_share, "levels": {"outside": MAP_OUTSIDE, "fan": MAP_FAN,
+                                                                     "artefact": MAP_ARTEFACT}}
     write_marker(out, info)
     sweep_paths = []
     if sweeps:

@@ -12,6 +12,11 @@ Data (all under --work; nothing of it is committed):
   hc18/    real HC18 head frames of the TRAIN part of the fixed split (train.real.hc18_split; the dev
            quarter is never used here), as anchors, degradations and decoys (train.real_set), the
            anchors scored with SonoNet-16's brain-plane probability as teacher;
+  maps_plain/, maps_style/  SYNTHETIC plain and real-style fans with artefact maps (`fuiqa synth --maps`,
+           seeds 1200/1201): the heatmap's per-cell supervision (train/cells.py), a shadow or lift-off
+           added to half of them;
+  neg2/    non-ultrasound frames closer to a real screen (train.negatives_real, seed 1300): tomography
+           phantoms, dead-leaves photos, other-modality pydicom-data DICOMs (none of the bench's);
   all/     the union (hard links), labels.csv with every column.
 Then `fuiqa train all --config tools/real_model.json` (init_from the synthetic default model).
 Checks: bench/bench_real.py --model runs/real/model/model.fuiqa.
@@ -48,6 +53,12 @@ def link_into(dst_root: Path, src_root: Path, rows: list[dict], prefix: str) -> 
         if not dst.exists():
             os.link(src, dst)
         r = dict(r, name=name)
+        if r.get("artefact_map"):  # the heatmap's per-cell supervision (fuiqa synth --maps) travels along
+            mdst = dst_root / "maps" / f"{prefix}_{Path(r['artefact_map']).name}"
+            mdst.parent.mkdir(exist_ok=True)
+            if not mdst.exists():
+                os.link(src_root / r["artefact_map"], mdst)
+            r["artefact_map"] = f"maps/{mdst.name}"
         if r.get("group"):
             r["group"] = f"{prefix}_{r['group']}"
         out.append(r)
@@ -85,6 +96,9 @@ def combine(work: Path) -> Path:
     rows += link_into(allp, work / "synth", read_rows(work / "synth" / "labels.csv"), "syn")
     rows += link_into(allp, work / "style", read_rows(work / "style" / "labels.csv"), "sty")
     rows += link_into(allp, work / "hc18", read_rows(work / "hc18" / "labels.csv"), "real")
+    for part, prefix in (("maps_plain", "mpl"), ("maps_style", "mst"), ("neg2", "ng2")):
+        if (work / part / "labels.csv").exists():
+            rows += link_into(allp, work / part, read_rows(work / part / "labels.csv"), prefix)
     cols = ["name", "mos", "std", "plane", "group"]
     for r in rows:
         cols += [k for k in r if k not in cols]
@@ -144,6 +158,8 @@ def main(argv=None) -> int:
     ap.add_argument("--neg", type=int, default=1200)
     ap.add_argument("--style", type=int, default=4000)
     ap.add_argument("--per-factor", type=int, default=2)
+    ap.add_argument("--maps", type=int, default=2500, help="synthetic images with artefact maps, per style (plain, real)")
+    ap.add_argument("--neg2", type=int, default=1500, help="phantom / dead-leaves photo / other-modality frames")
     ap.add_argument("--config", default=str(ROOT / "tools" / "real_model.json"))
     ap.add_argument("--data-only", action="store_true")
     ap.add_argument("--install", metavar="MODEL", help="record training data + checks, install as the default model")
@@ -162,6 +178,18 @@ def main(argv=None) -> int:
         TD.fuiqa("synth", work / "style", "--n", a.style, "--seed", 1100, "--style", "real",
                  "--planes", "head,abdomen,femur,4CH", "--workers", 1, "--no-progress")
     print(build_hc18(work / "hc18", a.per_factor), flush=True)
+    # second round (fuiqa-rt160-real2): per-cell heatmap supervision and more non-ultrasound frames
+    for part, seed, style in (("maps_plain", 1200, "plain"), ("maps_style", 1201, "real")):
+        if a.maps and not (work / part / "labels.csv").exists():
+            TD.fuiqa("synth", work / part, "--n", a.maps, "--seed", seed, "--maps", "--style", style, "--no-progress")
+    if a.neg2 and not (work / "neg2" / "labels.csv").exists():
+        from train.negatives_real import write_negatives as write_negatives2
+
+        rows = write_negatives2(work / "neg2", a.neg2, seed=1300)
+        with open(work / "neg2" / "labels.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
     data = combine(work)
     if a.data_only:
         return 0

@@ -18,8 +18,11 @@ Data (all under --work; nothing of it is committed):
   neg2/    non-ultrasound frames closer to a real screen (train.negatives_real, seed 1300): tomography
            phantoms, dead-leaves photos, other-modality pydicom-data DICOMs (none of the bench's);
   all/     the union (hard links), labels.csv with every column.
-Then `fuiqa train all --config tools/real_model.json` (init_from the synthetic default model).
-Checks: bench/bench_real.py --model runs/real/model/model.fuiqa.
+Then round 1, `fuiqa train all --out model --config tools/real_model.json` (init_from the synthetic
+model runs/real/base.fuiqa; the shipped round 1 ran before the maps and neg2 parts existed, on 26,752
+rows), and round 2, `fuiqa train all --out model2 --config tools/real2_model.json` (init_from round 1,
+33,252 rows, per-cell heatmap loss on). Checks: bench/bench_real.py --model runs/real/model2/model.fuiqa;
+install: --install runs/real/model2/model.fuiqa.
 """
 from __future__ import annotations
 
@@ -119,7 +122,7 @@ HC18_CREDIT = ("HC18 (CC BY 4.0): T. L. A. van den Heuvel, D. de Bruijn, C. L. d
                "PLoS ONE 13(8): e0200412, 2018; doi 10.5281/zenodo.1327317")
 
 
-def install(model: Path, checks: Path | None, work: Path, dest: Path) -> None:
+def install(model: Path, checks: Path | None, work: Path, dest: Path, name: str = "fuiqa-rt160-real2") -> None:
     """Record what the model was trained on (and its real checks) in its metadata and install it
     atomically as the default model (modelpack.save writes a temp file, re-loads it, then renames)."""
     from engine import modelpack
@@ -127,14 +130,15 @@ def install(model: Path, checks: Path | None, work: Path, dest: Path) -> None:
     pkg = modelpack.load(model)
     hc = json.loads((work / "hc18" / "DONE").read_text())
     meta = dict(pkg.meta)
-    meta["name"] = "fuiqa-rt160-real1"
+    meta["name"] = name
     meta["synthetic_training_data"] = False
     meta["training_data"] = {
         "short": f"SYNTHETIC + {hc['n_frames']} REAL HC18 HEAD FRAMES",
-        "long": (f"synthetic images (plain fans, screen captures, real-style frames incl. a 4CH heart, non-ultrasound "
-                 f"frames) + {hc['n_frames']} real HC18 fetal head frames (GE Voluson) with controlled degradations "
-                 "and tile-shuffled decoys; fine-tuned from the synthetic model. Abdomen, femur and 4CH were learnt "
-                 "from synthetic images only."),
+        "long": (f"synthetic images (plain fans, screen captures, real-style frames incl. a 4CH heart, fans with "
+                 f"shadow / lift-off maps for the heatmap, non-ultrasound frames: noise, photos, phantoms, other "
+                 f"modalities) + {hc['n_frames']} real HC18 fetal head frames (GE Voluson) with controlled degradations "
+                 "and tile-shuffled decoys; fine-tuned from the synthetic model in two rounds. Abdomen, femur and 4CH "
+                 "were learnt from synthetic images only."),
         "hc18": {**hc, "split": "train part of sha1(name) % 4 != 0; the dev quarter never trained on"},
         "teacher": "SonoNet-16 (Apache-2.0, Baumgartner et al. 2017): brain-plane probability scores the HC18 anchors",
         "attribution": HC18_CREDIT,
@@ -163,13 +167,16 @@ def main(argv=None) -> int:
     ap.add_argument("--config", default=str(ROOT / "tools" / "real_model.json"))
     ap.add_argument("--data-only", action="store_true")
     ap.add_argument("--install", metavar="MODEL", help="record training data + checks, install as the default model")
+    ap.add_argument("--name", default="fuiqa-rt160-real2", help="the installed model's name")
+    ap.add_argument("--config2", default=str(ROOT / "tools" / "real2_model.json"),
+                    help="the second round (after --config's): fine-tunes the first round's model with the maps and neg2 parts")
     ap.add_argument("--checks", default=str(ROOT / "bench" / "results" / "real_checks.json"))
     a = ap.parse_args(argv)
     work = Path(a.work)
     if a.install:
         from engine.modelpack import default_model_path
 
-        install(Path(a.install), Path(a.checks), work, default_model_path())
+        install(Path(a.install), Path(a.checks), work, default_model_path(), a.name)
         return 0
     import train_default as TD
 
@@ -193,9 +200,15 @@ def main(argv=None) -> int:
     data = combine(work)
     if a.data_only:
         return 0
-    cmd = [sys.executable, "-m", "app.cli", "train", str(data), "--out", str(work / "model"), "--config", a.config]
-    print("$", " ".join(cmd), flush=True)
-    return subprocess.run(cmd, cwd=ROOT).returncode
+    for out, config in ((work / "model", a.config), (work / "model2", a.config2)):  # round 1, then round 2
+        if (out / "model.fuiqa").exists():
+            continue
+        cmd = [sys.executable, "-m", "app.cli", "train", str(data), "--out", str(out), "--config", config]
+        print("$", " ".join(cmd), flush=True)
+        rc = subprocess.run(cmd, cwd=ROOT).returncode
+        if rc:
+            return rc
+    return 0
 
 
 if __name__ == "__main__":

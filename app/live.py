@@ -25,7 +25,8 @@ from .live_source import SourceStates
 from .recorder import Recorder
 from .settings import Settings
 from .widgets import Banner, band_color, to_qimage
-from .workers import CaptureWorker, Pipeline, RoiPolicy, ScoringWorker, WorkerSignals, clock
+from .scoring import Pipeline, RoiPolicy, ScoringWorker
+from .workers import CaptureWorker, WorkerSignals, clock
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 

@@ -37,7 +37,9 @@ from typing import Callable
 import numpy as np
 
 from . import metrics as M
+from .augment import augment  # noqa: F401  (re-exported: train.trainer.augment)
 from .cells import CellLoss
+from .heads import _HeadLoss
 from .losses import make_loss
 from .mixing import cluster, mix_inputs, mixed_features, n_batches, plan_mix, random_batches, stratified_batches
 
@@ -48,45 +50,6 @@ from .evaluation import (_batched, _outputs, _predict_sharded, _quick_metrics, e
                          fit_density, head_metrics, predict, recalibrate_bn, split_settings)
 from .prepared import (Prepared, Split, _generator_info, find_roi_box, head_targets, input_to_u8,  # noqa: F401
                        prepare, prepare_items, to_model_input, u8_to_gray01)
-
-# --------------------------------------------------------------------------------------------------
-# augmentation
-
-
-def augment(g, cfg: TrainConfig, gen, maps=None):
-    """Mild ultrasound augmentations on a batch of gray [0,1] inputs (B,1,S,S) (torch). ``maps``
-    (b ≤ B, C, h, w) of the first b inputs (the heatmap cells' targets) get the same rotation and
-    scale; then ``(g, maps)`` is returned."""
-    import torch
-    import torch.nn.functional as F
-
-    B = g.shape[0]
-    dev = g.device
-
-    def u(lo, hi, *shape):
-        return torch.rand(*shape, generator=gen).to(dev) * (hi - lo) + lo
-
-    if cfg.aug_rotate > 0 or cfg.aug_scale > 0:
-        ang = u(-cfg.aug_rotate, cfg.aug_rotate, B) * math.pi / 180
-        s = u(1 - cfg.aug_scale, 1 + cfg.aug_scale, B)
-        c, si = torch.cos(ang) / s, torch.sin(ang) / s
-        zero = torch.zeros_like(c)
-        theta = torch.stack([torch.stack([c, -si, zero], 1), torch.stack([si, c, zero], 1)], 1)
-        grid = F.affine_grid(theta, list(g.shape), align_corners=False)
-        g = F.grid_sample(g, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-        if maps is not None:
-            b = maps.shape[0]
-            mg = F.affine_grid(theta[:b], list(maps.shape), align_corners=False)
-            maps = F.grid_sample(maps, mg, mode="bilinear", padding_mode="zeros", align_corners=False)
-    if cfg.aug_gain > 0:
-        g = g * u(1 - cfg.aug_gain, 1 + cfg.aug_gain, B).view(B, 1, 1, 1)
-    if cfg.aug_speckle > 0:
-        amp = u(0, cfg.aug_speckle, B).view(B, 1, 1, 1)
-        noise = torch.randn(g.shape, generator=gen).to(dev)
-        g = g * (1 + amp * noise)
-    g = g.clamp(0, 1)
-    return g if maps is None else (g, maps)
-
 
 # --------------------------------------------------------------------------------------------------
 # batch construction (one epoch's batches; a batch plus its pseudo-samples through the model)
@@ -187,61 +150,6 @@ def init_weights(model, path) -> None:
         raise TrainError(f"init_from {path}: its architecture does not fit this model "
                          f"({len(take)} of {len(state)} tensors match)")
     model.load_state_dict(take, strict=False)
-
-
-class _HeadLoss:
-    """Plane cross-entropy + criteria BCE on the rows that carry those labels (real rows only: a
-    blend of two frames has no one plane); rows of planes the product does not assess (4CH) carry
-    no score label."""
-
-    def __init__(self, tr: Split, config: TrainConfig, model):
-        import torch
-
-        from engine.result import PLANES
-
-        self.on = bool(model.cfg.heads) and tr.plane is not None and (bool((tr.plane >= 0).any())
-                                                                         or bool((~np.isnan(tr.crit)).any()))
-        self.wp, self.wc = float(config.w_plane), float(config.w_criteria)
-        if not self.on:
-            return
-        self.plane = torch.from_numpy(tr.plane)
-        self.crit = torch.from_numpy(tr.crit)
-        self.scored = torch.from_numpy(tr.plane != PLANES.index("4CH"))
-        self.any_unscored = not bool(self.scored.all())
-
-    def score_rows(self, bidx, rank, world, n_out: int):
-        """Rows of the batch output that carry a score label: real rows of assessed planes, then every
-        pseudo-sample (their targets are scores); None when all rows do."""
-        import torch
-
-        if not self.on or not self.any_unscored:
-            return None
-        real = self.scored[np.asarray(bidx)[rank::world]]
-        return torch.cat([real, torch.ones(n_out - len(real), dtype=torch.bool)])
-
-    def __call__(self, out, bidx, rank, world, device):
-        """On the real rows only (they come first): a blend of two frames has no one plane."""
-        import torch
-        import torch.nn.functional as F
-
-        if len(out) < 5:  # score, heatmap, attention, plane, criteria (the ood output is eval-only)
-            return 0.0
-        # the heads always join the graph (DDP needs every parameter used), at weight 0 without labels
-        loss = 0.0 * (out[3].sum() + out[4].sum())
-        if not self.on:
-            return loss
-        real = np.asarray(bidx)[rank::world]
-        plane, crit = self.plane[real].to(device), self.crit[real].to(device)
-        r = len(real)
-        p_prob, c_prob = out[3][:r], out[4][:r]
-        m = plane >= 0
-        if self.wp > 0 and bool(m.any()):
-            # out[3] is softmax probabilities (the graph output): NLL on their log
-            loss = loss + self.wp * F.nll_loss(torch.log(p_prob[m].clamp_min(1e-6)), plane[m])
-        c = ~torch.isnan(crit)
-        if self.wc > 0 and bool(c.any()):
-            loss = loss + self.wc * F.binary_cross_entropy(c_prob[c].clamp(1e-6, 1 - 1e-6), crit[c])
-        return loss
 
 
 def _set_aside(path: Path, why: str):

@@ -56,19 +56,27 @@ def roi_signal(frame: np.ndarray, work: int = WORK_SIZE) -> tuple[np.ndarray, np
                 k //= 2
             if k > 1:
                 pre = cv2.resize(pre, (pre.shape[1] // k, pre.shape[0] // k), interpolation=cv2.INTER_AREA)
-            area = pre if pre.shape[1] == w and pre.shape[0] == h else cv2.resize(pre, (w, h), interpolation=cv2.INTER_LINEAR)
+            # the colour planes split before the bilinear step: OpenCV's bilinear resize of one plane
+            # is vectorised, of a 3-channel image not (the same numbers, ~1/2 the time)
+            area = cv2.split(pre) if pre.ndim == 3 else [pre]
+            if pre.shape[1] != w or pre.shape[0] != h:
+                area = [cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR) for p in area]
         else:
             area = cv2.resize(a, (w, h), interpolation=cv2.INTER_AREA)
         near = cv2.resize(a, (w, h), interpolation=cv2.INTER_NEAREST)
         s = w / W
     else:
         area = near = np.ascontiguousarray(a)
-    if a.ndim == 3:  # split: contiguous planes in one pass (cv2 copies a strided channel view)
-        b, g, r = cv2.split(area)
-        area = cv2.max(cv2.max(b, g), r)
-        b, g, r = cv2.split(near)
-        near = cv2.max(cv2.max(b, g), r)
-    return area, near, s
+    return _plane_max(area), _plane_max(near), s
+
+
+def _plane_max(im) -> np.ndarray:
+    """Max over the colour planes of a H×W×3 image or of a list of planes (a gray H×W: itself)."""
+    if isinstance(im, np.ndarray):
+        if im.ndim == 2:
+            return im
+        im = cv2.split(im)  # contiguous planes in one pass (cv2 copies a strided channel view)
+    return im[0] if len(im) == 1 else cv2.max(cv2.max(im[0], im[1]), im[2])
 
 
 def _cc_stats(mask8: np.ndarray):

@@ -88,6 +88,45 @@ def _cc_stats(mask8: np.ndarray):
     return cv2.connectedComponentsWithStatsWithAlgorithm(mask8, 8, lt, cv2.CCL_BBDT)
 
 
+def _crop_box(mask8: np.ndarray, margin: int = 0):
+    """(rows, cols) slices of the bounding box of ``mask8``'s set pixels grown by ``margin`` (clipped
+    to the mask), its top-left corner on even coordinates; None when nothing is set. An opening or
+    dilation of radius <= ``margin``, and the connected components (:func:`_cc_stats_in`), worked out
+    on this crop are those of the whole mask: outside the box there is nothing, the margin holds all
+    that the erosion and dilation reach (OpenCV's default border counts as set for an erosion and as
+    empty for a dilation, on the crop as on the whole), and even offsets keep BBDT's 2×2 blocks, so
+    its label order, the same. Cheaper where the image does not fill the frame (a letterboxed
+    capture's black bars). The crop is made a whole number of 16 px wide where the mask allows:
+    OpenCV's erosion and dilation by a disc do the last ``width % 16`` pixels of each line one by one
+    (at ~1/16 the speed: a 330 px wide crop costs more than the whole 400 px copy)."""
+    x, y, w, h = cv2.boundingRect(mask8)
+    if w == 0:
+        return None
+    H, W = mask8.shape[:2]
+    y0, x0, x1 = max(0, y - margin) & ~1, max(0, x - margin) & ~1, min(W, x + w + margin)
+    wd = -(-(x1 - x0) // 16) * 16
+    if wd <= W:
+        x1 = x0 + wd
+        if x1 > W:  # shifted left to end at the mask's edge, its start still even
+            x0 = (W - wd) & ~1
+            x1 = x0 + wd
+    else:
+        x0, x1 = 0, W
+    return slice(y0, min(H, y + h + margin)), slice(x0, x1)
+
+
+def _cc_stats_in(crop8: np.ndarray, box, shape):
+    """(n, labels, stats) of :func:`_cc_stats` of a mask of ``shape`` that is empty outside ``box``
+    (from :func:`_crop_box`), worked out on its crop ``crop8``: labels padded back to ``shape``,
+    stats in the whole mask's coordinates (row 0, the background, is not meaningful)."""
+    n, lab_c, st, _ = _cc_stats(crop8)
+    lab = np.zeros(shape[:2], lab_c.dtype)
+    lab[box] = lab_c
+    st[:, 0] += box[1].start
+    st[:, 1] += box[0].start
+    return n, lab, st
+
+
 def _median5_binary(m01: np.ndarray) -> np.ndarray:
     """medianBlur(·, 5) of a 0/1 uint8 mask (border replicated, as medianBlur does): a pixel is set
     when at least 13 of its 25 neighbours are. A box count, ~5× faster than the median filter."""

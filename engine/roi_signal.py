@@ -103,16 +103,19 @@ def _crop_box(mask8: np.ndarray, margin: int = 0):
     if w == 0:
         return None
     H, W = mask8.shape[:2]
-    y0, x0, x1 = max(0, y - margin) & ~1, max(0, x - margin) & ~1, min(W, x + w + margin)
+    y0 = max(0, y - margin) & ~1
+    return slice(y0, min(H, y + h + margin)), _cols16(max(0, x - margin) & ~1, min(W, x + w + margin), W)
+
+
+def _cols16(x0: int, x1: int, W: int) -> slice:
+    """Columns x0..x1 of a W px wide image widened to a whole number of 16 px where W allows (see
+    :func:`_crop_box`), the start still even (shifted left where the widened crop would run past W)."""
     wd = -(-(x1 - x0) // 16) * 16
-    if wd <= W:
-        x1 = x0 + wd
-        if x1 > W:  # shifted left to end at the mask's edge, its start still even
-            x0 = (W - wd) & ~1
-            x1 = x0 + wd
-    else:
-        x0, x1 = 0, W
-    return slice(y0, min(H, y + h + margin)), slice(x0, x1)
+    if wd > W:
+        return slice(0, W)
+    if x0 + wd > W:
+        x0 = (W - wd) & ~1
+    return slice(x0, x0 + wd)
 
 
 def _cc_stats_in(crop8: np.ndarray, box, shape):

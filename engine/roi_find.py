@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 
 from .roi_fan import complete_fan, mirror_sector
-from .roi_signal import (STACK_GAP, THRESHOLD, _cc_stats_in, _cols16, _crop_box, _faint_mask, _signal_mask, _to_uint8,
-                         roi_signal)
+from .roi_signal import (STACK_GAP, THRESHOLD, _cc_stats_in, _cols16, _crop_box, _disc, _faint_mask, _morph_disc,
+                         _pick, _signal_mask, _to_uint8, roi_signal)
 
 
 @dataclass
@@ -36,80 +36,14 @@ def _classify(hull_mask: np.ndarray) -> tuple[str, float]:
     m8 = hull_mask.astype(np.uint8)
     x0, y0, bw, h = cv2.boundingRect(m8)
     widths = cv2.reduce(m8[y0:y0 + h], 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.float32)
-    top = float(np.median(widths[: max(1, h // 10)]))
+    top = np.sort(widths[: max(1, h // 10)])  # their median (whole numbers: the middle two's mean is
+    k = top.size // 2  # exact) without np.median's overhead
+    top = float(top[k]) if top.size % 2 else (float(top[k - 1]) + float(top[k])) / 2
     wmax = float(widths.max())
     fill = float(widths.sum()) / float(h * bw)
     if top < 0.6 * wmax and fill < 0.85:
         return "sector", fill
     return "linear", fill
-
-
-_DISCS: dict[int, np.ndarray] = {}
-
-
-def _disc(k: int) -> np.ndarray:
-    """OpenCV's k×k elliptic structuring element (made once per size)."""
-    d = _DISCS.get(k)
-    if d is None:
-        d = _DISCS[k] = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    return d
-
-
-_RECTS: dict[int, list[tuple[np.ndarray, tuple[int, int]]]] = {}
-
-
-def _disc_rects(k: int) -> list[tuple[np.ndarray, tuple[int, int]]]:
-    """(all-ones kernel, anchor) rectangles whose union is :func:`_disc` ``(k)`` about its anchor
-    (the centre, as cv2 takes it): per distinct row run of the disc, those columns over the rows
-    whose run holds them (5 rectangles for k = 15). Checked against the disc when made."""
-    rs = _RECTS.get(k)
-    if rs is None:
-        e, c = _disc(k), k // 2  # cv2's default anchor
-        runs = {}
-        for y in range(k):
-            xs = np.flatnonzero(e[y])
-            runs.setdefault((int(xs[0]), int(xs[-1])), []).append(y)
-        rs, u = [], np.zeros_like(e)
-        for (x0, x1), _ in runs.items():
-            ys = [y for y in range(k) if e[y, x0:x1 + 1].all()]
-            y0, y1 = ys[0], ys[-1]
-            rs.append((np.ones((y1 - y0 + 1, x1 - x0 + 1), np.uint8), (c - x0, c - y0)))
-            u[y0:y1 + 1, x0:x1 + 1] = 1
-            assert len(ys) == y1 - y0 + 1 and x0 <= c <= x1 and y0 <= c <= y1, k
-        assert np.array_equal(u, e), k
-        _RECTS[k] = rs
-    return rs
-
-
-def _morph_disc(op: int, img: np.ndarray, k: int) -> np.ndarray:
-    """Erosion, dilation or opening (cv2.MORPH_ERODE / MORPH_DILATE / MORPH_OPEN) by :func:`_disc`
-    ``(k)``, the same pixels as cv2's. From k = 13 up as the min (erosion) or max (dilation) over
-    the disc's rectangles (:func:`_disc_rects`: an erosion by a union of sets is the intersection of
-    the erosions, a dilation the union of the dilations; the default borders agree): OpenCV does a
-    rectangle in two 1-D passes, a disc point by point, so 5 rectangles cost ~2/3 of a 15 px disc."""
-    if k < 13:
-        return cv2.morphologyEx(img, op, _disc(k))
-    if op == cv2.MORPH_OPEN:
-        return _morph_disc(cv2.MORPH_DILATE, _morph_disc(cv2.MORPH_ERODE, img, k), k)
-    f, comb = (cv2.erode, cv2.min) if op == cv2.MORPH_ERODE else (cv2.dilate, cv2.max)
-    (R, a), *rest = _disc_rects(k)
-    out = f(img, R, anchor=a)
-    for R, a in rest:
-        comb(out, f(img, R, anchor=a), dst=out)
-    return out
-
-
-def _pick(lab: np.ndarray, n: int, ids) -> np.ndarray:
-    """uint8 mask of the labels ``ids`` in a label image with ``n`` labels (a look-up, not np.isin)."""
-    ids = np.asarray(ids, dtype=np.intp).ravel()
-    if ids.size <= 3:  # a compare or three beat a look-up over the whole image
-        m = np.zeros(lab.shape, bool)
-        for i in ids:
-            m |= lab == int(i)
-        return m.view(np.uint8)
-    lut = np.zeros(max(1, int(n)), np.uint8)
-    lut[ids] = 1
-    return np.take(lut, lab)
 
 
 def _labels_under(lab: np.ndarray, n: int, where: np.ndarray) -> np.ndarray:
@@ -135,7 +69,6 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
     # the openings, the components and the texture on the signal's box plus the openings' reach:
     # the same as over the whole copy (_crop_box), in less time where black bars surround the image
     box = _crop_box(binm, k2 // 2)
-    oy, ox = box[0].start, box[1].start
     small = np.zeros_like(binm)
     small[box] = cv2.morphologyEx(binm[box], cv2.MORPH_OPEN, _disc(k1))
     # a bigger opening cuts the thin bridges by which text or tick marks touch the image
@@ -149,6 +82,7 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
     # line, where the border differs, lies in the margin, outside every region)
     f = near[box].astype(np.float32)
     rough = cv2.absdiff(f, cv2.blur(f, (3, 3))) > 1.0
+    n_rough = np.bincount(lab[box][rough], minlength=n)  # rough pixels per region, in one pass
     frame_area = float(h * w)
     cands = []
     for i in range(1, n):
@@ -158,8 +92,7 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
         aspect = max(bw, bh) / max(1, min(bw, bh))
         touches_lr = x <= 1 or x + bw >= w - 1
         touches_tb = y <= 1 or y + bh >= h - 1
-        m = lab[y:y + bh, x:x + bw] == i
-        tex = float(rough[y - oy:y - oy + bh, x - ox:x - ox + bw][m].mean())
+        tex = int(n_rough[i]) / area
         fill = area / float(bw * bh)
         rec = dict(i=i, box=(x, y, bw, bh), area=area, tex=round(tex, 3), fill=round(fill, 3))
         # header/footer/tool bars and grey-scale bars: thin along an edge or very elongated

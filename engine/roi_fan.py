@@ -21,7 +21,8 @@ def _row_extents(work_mask: np.ndarray):
     band = work_mask[y0:y1 + 1] > 0
     has = band.any(1)
     xl = np.where(has, band.argmax(1), -1)
-    xr = np.where(has, band.shape[1] - 1 - band[:, ::-1].argmax(1), -1)
+    xr = np.where(has, band.shape[1] - 1 - cv2.flip(band.view(np.uint8), 1).view(bool).argmax(1), -1)  # (argmax
+    # of a reversed view is ~2x slower than of a flipped copy)
     return y0, xl, xr
 
 

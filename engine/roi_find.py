@@ -82,7 +82,7 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
     # line, where the border differs, lies in the margin, outside every region)
     f = near[box].astype(np.float32)
     rough = cv2.absdiff(f, cv2.blur(f, (3, 3))) > 1.0
-    n_rough = np.bincount(lab[box][rough], minlength=n)  # rough pixels per region, in one pass
+    oy, ox = box[0].start, box[1].start
     frame_area = float(h * w)
     cands = []
     for i in range(1, n):
@@ -92,7 +92,9 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
         aspect = max(bw, bh) / max(1, min(bw, bh))
         touches_lr = x <= 1 or x + bw >= w - 1
         touches_tb = y <= 1 or y + bh >= h - 1
-        tex = int(n_rough[i]) / area
+        # share of the region's pixels that are rough (a count of a bitwise and: no gather)
+        m = lab[y:y + bh, x:x + bw] == i
+        tex = np.count_nonzero(m & rough[y - oy:y - oy + bh, x - ox:x - ox + bw]) / area
         fill = area / float(bw * bh)
         rec = dict(i=i, box=(x, y, bw, bh), area=area, tex=round(tex, 3), fill=round(fill, 3))
         # header/footer/tool bars and grey-scale bars: thin along an edge or very elongated

@@ -82,10 +82,30 @@ def _plane_max(im) -> np.ndarray:
 def _cc_stats(mask8: np.ndarray):
     """connectedComponentsWithStats (8-connected) by the BBDT algorithm, the same labels and stats as
     OpenCV's default in about a third of the time on a working copy: uint16 labels (8-connected
-    pieces of an H×W mask number at most ceil(H/2)·ceil(W/2), < 65536 for a working copy)."""
+    pieces of an H×W mask number at most ceil(H/2)·ceil(W/2), < 65536 for a working copy). Returns
+    (n, labels, stats, None). OpenCV's stats pass visits every pixel, background too (~2/3 of the
+    call even for a mask with 1 % set); for a sparse mask (<= 1/64 set: most smooth maps)
+    the labels alone are found and the stats (x, y, w, h, area of labels >= 1; row 0 is left 0)
+    are worked out from the set pixels: the same numbers."""
     h, w = mask8.shape[:2]
     lt = cv2.CV_16U if ((h + 1) // 2) * ((w + 1) // 2) < 65535 else cv2.CV_32S
-    return cv2.connectedComponentsWithStatsWithAlgorithm(mask8, 8, lt, cv2.CCL_BBDT)
+    if cv2.countNonZero(mask8) > (h * w) // 64:
+        n, lab, st, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask8, 8, lt, cv2.CCL_BBDT)
+        return n, lab, st, None
+    n, lab = cv2.connectedComponentsWithAlgorithm(mask8, 8, lt, cv2.CCL_BBDT)
+    st = np.zeros((n, 5), np.int32)
+    if n > 1:
+        idx = np.flatnonzero(mask8.view(bool))  # (of a bool view: ~7x faster than cv2.findNonZero)
+        lp = lab.ravel()[idx]
+        o = np.argsort(lp, kind="stable")
+        lp, (ys, xs) = lp[o], np.divmod(idx[o], w)
+        start = np.flatnonzero(np.r_[True, lp[1:] != lp[:-1]])  # labels 1..n-1, each with pixels
+        x0, y0 = np.minimum.reduceat(xs, start), np.minimum.reduceat(ys, start)
+        st[1:, 0], st[1:, 1] = x0, y0
+        st[1:, 2] = np.maximum.reduceat(xs, start) - x0 + 1
+        st[1:, 3] = np.maximum.reduceat(ys, start) - y0 + 1
+        st[1:, 4] = np.diff(np.r_[start, lp.size])
+    return n, lab, st, None
 
 
 def _crop_box(mask8: np.ndarray, margin: int = 0):

@@ -61,3 +61,18 @@ def test_crop_box_opening_and_components_equal_the_whole_mask():
         assert n1 == n0 and np.array_equal(lab1, lab0)  # the same labels, in the same order
         assert np.array_equal(st1[1:], st0[1:])
     assert _crop_box(np.zeros((30, 40), np.uint8)) is None
+
+
+def test_component_stats_equal_opencv_dense_and_sparse():
+    """_cc_stats works out the stats itself for sparse masks: the same labels and stats as OpenCV's."""
+    rng = np.random.default_rng(7)
+    for t in range(30):
+        h, w = int(rng.integers(10, 230)), int(rng.integers(10, 400))
+        dens = [0.002, 0.01, 0.014, 0.03, 0.5][t % 5]
+        m = (rng.random((h, w)) < dens).astype(np.uint8)
+        if t % 7 == 0:
+            m[:] = 0
+        n0, lab0, st0, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+        n1, lab1, st1, _ = _cc_stats(m)
+        assert n1 == n0 and np.array_equal(lab1, lab0), (t, dens)
+        assert np.array_equal(st1[1:], st0[1:]), (t, dens)

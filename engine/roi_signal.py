@@ -276,7 +276,13 @@ def _smooth_map(near: np.ndarray) -> np.ndarray:
     s1 = cv2.boxFilter(near, cv2.CV_32F, (5, 5), normalize=False)
     s2 = cv2.sqrBoxFilter(near, cv2.CV_32F, (5, 5), normalize=False)
     s1sq = s1 * s1
-    return (s1 > 25 * THRESHOLD) & (25.0 * s2 - s1sq < np.maximum(625.0 * SMOOTH_STD ** 2, 0.0064 * s1sq))
+    s2 *= 25.0  # in place, the same float32 steps: 25 S2 - S1² < max(625 SMOOTH_STD², 0.0064 S1²)
+    s2 -= s1sq
+    s1sq *= 0.0064
+    np.maximum(s1sq, 625.0 * SMOOTH_STD ** 2, out=s1sq)
+    out = s2 < s1sq
+    out &= s1 > 25 * THRESHOLD
+    return out
 
 
 def _faint_mask(area: np.ndarray, near: np.ndarray, scale: float) -> np.ndarray | None:

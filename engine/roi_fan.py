@@ -14,14 +14,15 @@ import numpy as np
 
 def _row_extents(work_mask: np.ndarray):
     """(y0, leftmost x per row, rightmost x per row) over the rows y0..y1 the mask covers (or None)."""
-    rows = np.flatnonzero(cv2.reduce(work_mask, 1, cv2.REDUCE_MAX).ravel())
+    rows = np.flatnonzero(work_mask.any(1))  # (cv2.reduce's row MAX of uint8 is scalar: ~40x slower)
     if rows.size < 8:
         return None
     y0, y1 = int(rows[0]), int(rows[-1])
     band = work_mask[y0:y1 + 1] > 0
     has = band.any(1)
     xl = np.where(has, band.argmax(1), -1)
-    xr = np.where(has, band.shape[1] - 1 - band[:, ::-1].argmax(1), -1)
+    xr = np.where(has, band.shape[1] - 1 - cv2.flip(band.view(np.uint8), 1).view(bool).argmax(1), -1)  # (argmax
+    # of a reversed view is ~2x slower than of a flipped copy)
     return y0, xl, xr
 
 
@@ -35,7 +36,10 @@ def _side_line(xs: np.ndarray, outward: int, height: int):
         return None
     y = np.arange(lo, hi, dtype=np.float64)
     x = xs[lo:hi].astype(np.float64)
-    b, a = np.polyfit(y, x, 1)
+    # least squares x = a + b·y in closed form (centred; np.polyfit's SVD costs ~10x as much)
+    yc = y - y.mean()
+    b = float(yc @ (x - x.mean())) / float(yc @ yc)
+    a = float(x.mean()) - b * float(y.mean())
     if outward * b < 0.15 or outward * b > 3.0:  # the side must widen with depth, as a fan's does
         return None
     if np.abs(x - (a + b * y)).max() > max(2.0, 0.02 * height):

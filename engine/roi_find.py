@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 
 from .roi_fan import complete_fan, mirror_sector
-from .roi_signal import STACK_GAP, THRESHOLD, _cc_stats, _faint_mask, _signal_mask, _to_uint8, roi_signal
+from .roi_signal import (STACK_GAP, THRESHOLD, _cc_stats_in, _cols16, _crop_box, _disc, _faint_mask, _morph_disc,
+                         _pick, _signal_mask, _to_uint8, roi_signal)
 
 
 @dataclass
@@ -35,25 +36,14 @@ def _classify(hull_mask: np.ndarray) -> tuple[str, float]:
     m8 = hull_mask.astype(np.uint8)
     x0, y0, bw, h = cv2.boundingRect(m8)
     widths = cv2.reduce(m8[y0:y0 + h], 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.float32)
-    top = float(np.median(widths[: max(1, h // 10)]))
+    top = np.sort(widths[: max(1, h // 10)])  # their median (whole numbers: the middle two's mean is
+    k = top.size // 2  # exact) without np.median's overhead
+    top = float(top[k]) if top.size % 2 else (float(top[k - 1]) + float(top[k])) / 2
     wmax = float(widths.max())
     fill = float(widths.sum()) / float(h * bw)
     if top < 0.6 * wmax and fill < 0.85:
         return "sector", fill
     return "linear", fill
-
-
-def _pick(lab: np.ndarray, n: int, ids) -> np.ndarray:
-    """uint8 mask of the labels ``ids`` in a label image with ``n`` labels (a look-up, not np.isin)."""
-    ids = np.asarray(ids, dtype=np.intp).ravel()
-    if ids.size <= 3:  # a compare or three beat a look-up over the whole image
-        m = np.zeros(lab.shape, bool)
-        for i in ids:
-            m |= lab == int(i)
-        return m.view(np.uint8)
-    lut = np.zeros(max(1, int(n)), np.uint8)
-    lut[ids] = 1
-    return np.take(lut, lab)
 
 
 def _labels_under(lab: np.ndarray, n: int, where: np.ndarray) -> np.ndarray:
@@ -76,16 +66,23 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
         return None, info
     k1 = max(3, int(round(0.016 * long_side)) | 1)
     k2 = max(5, int(round(0.035 * long_side)) | 1)
-    small = cv2.morphologyEx(binm, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k1, k1)))
+    # the openings, the components and the texture on the signal's box plus the openings' reach:
+    # the same as over the whole copy (_crop_box), in less time where black bars surround the image
+    box = _crop_box(binm, k2 // 2)
+    small = np.zeros_like(binm)
+    small[box] = cv2.morphologyEx(binm[box], cv2.MORPH_OPEN, _disc(k1))
     # a bigger opening cuts the thin bridges by which text or tick marks touch the image
-    big = cv2.morphologyEx(small, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k2, k2)))
-    n, lab, stats, cent = _cc_stats(big)
+    big = _morph_disc(cv2.MORPH_OPEN, small[box], k2)
+    n, lab, stats = _cc_stats_in(big, box, binm.shape)
     if n <= 1:
         info["reason"] = "nothing but thin marks (text, lines)"
         return None, info
-    # texture: share of rough pixels (speckle is rough; filled header bars and logos are flat)
-    f = near.astype(np.float32)
+    # texture: share of rough pixels (speckle is rough; filled header bars and logos are flat); the
+    # 3×3 mean of whole grey levels is exact, so the crop's values are the whole copy's (its outer
+    # line, where the border differs, lies in the margin, outside every region)
+    f = near[box].astype(np.float32)
     rough = cv2.absdiff(f, cv2.blur(f, (3, 3))) > 1.0
+    oy, ox = box[0].start, box[1].start
     frame_area = float(h * w)
     cands = []
     for i in range(1, n):
@@ -95,8 +92,9 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
         aspect = max(bw, bh) / max(1, min(bw, bh))
         touches_lr = x <= 1 or x + bw >= w - 1
         touches_tb = y <= 1 or y + bh >= h - 1
+        # share of the region's pixels that are rough (a count of a bitwise and: no gather)
         m = lab[y:y + bh, x:x + bw] == i
-        tex = float(rough[y:y + bh, x:x + bw][m].mean())
+        tex = np.count_nonzero(m & rough[y - oy:y - oy + bh, x - ox:x - ox + bw]) / area
         fill = area / float(bw * bh)
         rec = dict(i=i, box=(x, y, bw, bh), area=area, tex=round(tex, 3), fill=round(fill, 3))
         # header/footer/tool bars and grey-scale bars: thin along an edge or very elongated
@@ -158,7 +156,8 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
     sel = _pick(lab, n, [c["i"] for c in keep])
     # give back what the big opening shaved off (fan apex, corners) but no more than its radius
     kg = ((k1 + k2) // 2) | 1
-    grow = cv2.dilate(sel, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kg, kg)))
+    gb = _crop_box(sel, kg // 2)  # the dilation's reach: the same pixels (_crop_box)
+    grow = cv2.dilate(sel[gb], _disc(kg))
     # ... only what the opening shaved (not a neighbouring header bar or button that survived it)
     # the pieces of ``small`` under the kept regions: the opening lies within ``small``, so each kept
     # (connected) region lies within one piece, the one under its first pixel: flood-filled from there
@@ -168,11 +167,11 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
         x += int(np.argmax(lab[y, x:x + cw] == c["i"]))
         if pieces[y, x] == 1:
             cv2.floodFill(pieces, None, (x, y), 2, flags=8)
-    sel = (grow & (pieces == 2).view(np.uint8) & (lab == 0).view(np.uint8)) | sel
-    if faint is not None:
+    sel[gb] |= grow & (pieces[gb] == 2).view(np.uint8) & (lab[gb] == 0).view(np.uint8)
+    fb = _crop_box(faint, k1 // 2) if faint is not None else None
+    if fb is not None:
         # extend into faint speckle next to the region (the dark flanks of a fan)
-        fo = cv2.morphologyEx(faint, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k1, k1)))
-        nf, flab, fstats, _ = _cc_stats(fo)
+        nf, flab, fstats = _cc_stats_in(cv2.morphologyEx(faint[fb], cv2.MORPH_OPEN, _disc(k1)), fb, faint.shape)
         big_f = np.flatnonzero(fstats[1:, cv2.CC_STAT_AREA] >= 0.003 * h * w) + 1
         if big_f.size:
             # those within reach of the region: the region grown by an ellipse of size r, worked
@@ -182,9 +181,9 @@ def _core(area: np.ndarray, near: np.ndarray, binm: np.ndarray,
             bx, by = int(fs[:, 0].min()), int(fs[:, 1].min())
             bw, bh = int((fs[:, 0] + fs[:, 2]).max()) - bx, int((fs[:, 1] + fs[:, 3]).max()) - by
             rr = r // 2 + 1
-            cx0, cy0 = max(0, bx - rr), max(0, by - rr)
-            near_sel = cv2.dilate(sel[cy0:min(h, by + bh + rr), cx0:min(w, bx + bw + rr)],
-                                  cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (r, r)))
+            cx = _cols16(max(0, bx - rr), min(w, bx + bw + rr), w)  # (whole 16 px: _crop_box)
+            cx0, cy0 = cx.start, max(0, by - rr)
+            near_sel = _morph_disc(cv2.MORPH_DILATE, sel[cy0:min(h, by + bh + rr), cx], r)
             near_sel = near_sel[by - cy0:by - cy0 + bh, bx - cx0:bx - cx0 + bw]
             hit = _labels_under(flab[by:by + bh, bx:bx + bw], nf, near_sel)
             hit = hit[fstats[hit, cv2.CC_STAT_AREA] >= 0.003 * h * w]

@@ -129,12 +129,15 @@ def _crop_box(mask8: np.ndarray, margin: int = 0):
 
 def _cols16(x0: int, x1: int, W: int) -> slice:
     """Columns x0..x1 of a W px wide image widened to a whole number of 16 px where W allows (see
-    :func:`_crop_box`), the start still even (shifted left where the widened crop would run past W)."""
+    :func:`_crop_box`), the start still even (shifted left where the widened crop would run past W);
+    always covers x0..x1."""
     wd = -(-(x1 - x0) // 16) * 16
     if wd > W:
         return slice(0, W)
     if x0 + wd > W:
-        x0 = (W - wd) & ~1
+        # shifted left to end at W; on an odd W the even start makes it one column wider than wd
+        # (it must reach W: a crop one column short loses the mask's last column)
+        return slice((W - wd) & ~1, W)
     return slice(x0, x0 + wd)
 
 

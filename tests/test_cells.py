@@ -13,7 +13,7 @@ from engine.preprocess import grid_coverage, preprocess
 from train.cells import CellLoss
 from train.data import DataError, load_labelled
 from train.prepared import prepare_items
-from train.synth.dataset import MAP_ARTEFACT, MAP_FAN, generate
+from train.synth.dataset import MAP_ARTEFACT, MAP_FAN, MAP_STRUCTURE, generate
 from train.trainer import Split, TrainConfig, augment
 
 
@@ -34,20 +34,24 @@ def test_synth_maps_written_and_prepared_into_cells(tmp_path):
     generate(tmp_path, 6, seed=3, maps=True, artefact_share=1.0, progress=False)
     rows = list(csv.DictReader(open(tmp_path / "labels.csv")))
     assert all(r["artefact_map"] == "maps/" + r["name"] for r in rows)
+    n_struct = 0
     for r in rows:
         m = cv2.imread(str(tmp_path / r["artefact_map"]), cv2.IMREAD_GRAYSCALE)
         img = cv2.imread(str(tmp_path / "images" / r["name"]))
         assert m.shape == img.shape[:2]
-        assert set(np.unique(m)) <= {0, MAP_FAN, MAP_ARTEFACT}
+        assert set(np.unique(m)) <= {0, MAP_STRUCTURE, MAP_FAN, MAP_ARTEFACT}
+        n_struct += int((m == MAP_STRUCTURE).any())
         assert (m == MAP_ARTEFACT).any()  # every image got a shadow or a lift-off (share 1.0)
         s_shadow, s_lift = float(r["s_shadow"]), float(r["s_liftoff"])
         assert max(s_shadow, s_lift) >= 0.3
+    assert n_struct >= 3  # the plane's required structures are marked (unless cut off or shadowed)
     ds = load_labelled(tmp_path, fractions=(0.5, 0.25, 0.25), min_split=1)
     items = ds.split("train") + ds.split("val") + ds.split("test")
     sp = prepare_items(items, 64, grid=8)
-    assert sp.cells.shape == (len(items), 2, 8, 8) and sp.has_cells.all()
+    assert sp.cells.shape == (len(items), 3, 8, 8) and sp.has_cells.all()
     art, fan = sp.cells[:, 0] / 255.0, sp.cells[:, 1] / 255.0
-    assert np.all(art <= fan + 1e-2)  # an artefact lies inside the imaging region
+    struct = sp.cells[:, 2] / 255.0
+    assert np.all(art <= fan + 1e-2) and np.all(struct <= fan + 1e-2)  # both inside the imaging region
     assert (art > 0.5).any(axis=(1, 2)).all()
 
 
@@ -172,3 +176,21 @@ def test_fit_with_artefact_maps_runs_the_cell_loss(tmp_path, monkeypatch):
     cfg = TrainConfig(epochs=1, batch_size=6, mixing="none", eval_boot=0, bn_recal=0, input_size=64, w_cells=1.0)
     T.fit(data, tmp_path / "m", cfg, write_model=False)
     assert len(seen) >= 2 and max(seen) > 0  # called every step, and it had something to say
+
+
+def test_structure_term_wants_the_attention_on_the_anatomy():
+    g = 4
+    cells = torch.zeros(1, 3, g, g)
+    cells[0, 1] = 1.0
+    cells[0, 2, 1:3, 1:3] = 1.0  # the structures: the middle 2x2 cells
+    tr = Split(np.zeros((1, 8, 8), np.uint8), np.zeros(1, np.float32), ["a"],
+               cells=np.zeros((1, 3, g, g), np.uint8), has_cells=np.array([True]))
+    loss = CellLoss(tr, TrainConfig(w_cells=0.0, w_struct=1.0))
+    assert loss.on
+    q = np.full((g, g), 80.0)
+    on = np.full((g, g), 0.01)
+    on[1:3, 1:3] = 0.22
+    on /= on.sum()
+    uni = np.full((g, g), 1.0 / g**2)  # a quarter on the structures: below the half wanted
+    assert float(loss(_out(q, on), cells, [0])) == pytest.approx(0.0, abs=1e-6)
+    assert float(loss(_out(q, uni), cells, [0])) == pytest.approx(np.log(0.5) - np.log(0.25 + 1e-4), rel=1e-3)

@@ -21,8 +21,10 @@ Data (all under --work; nothing of it is committed):
 Then round 1, `fuiqa train all --out model --config tools/real_model.json` (init_from the synthetic
 model runs/real/base.fuiqa; the shipped round 1 ran before the maps and neg2 parts existed, on 26,752
 rows), and round 2, `fuiqa train all --out model2 --config tools/real2_model.json` (init_from round 1,
-33,252 rows, per-cell heatmap loss on). Checks: bench/bench_real.py --model runs/real/model2/model.fuiqa;
-install: --install runs/real/model2/model.fuiqa.
+33,252 rows, per-cell heatmap loss on; its maps then marked shadow / lift-off only), and round 3,
+`--out model3 --config tools/real3_model.json` (init_from round 2, 3 epochs; the maps now also mark the
+required structures and `w_struct` keeps half the attention on them). Checks: bench/bench_real.py
+--model runs/real/model3/model.fuiqa; install: --install runs/real/model3/model.fuiqa.
 """
 from __future__ import annotations
 
@@ -170,6 +172,8 @@ def main(argv=None) -> int:
     ap.add_argument("--name", default="fuiqa-rt160-real2", help="the installed model's name")
     ap.add_argument("--config2", default=str(ROOT / "tools" / "real2_model.json"),
                     help="the second round (after --config's): fine-tunes the first round's model with the maps and neg2 parts")
+    ap.add_argument("--config3", default=str(ROOT / "tools" / "real3_model.json"),
+                    help="the third round: fine-tunes round 2 with attention on the required structures (w_struct)")
     ap.add_argument("--checks", default=str(ROOT / "bench" / "results" / "real_checks.json"))
     a = ap.parse_args(argv)
     work = Path(a.work)
@@ -200,7 +204,8 @@ def main(argv=None) -> int:
     data = combine(work)
     if a.data_only:
         return 0
-    for out, config in ((work / "model", a.config), (work / "model2", a.config2)):  # round 1, then round 2
+    rounds = ((work / "model", a.config), (work / "model2", a.config2), (work / "model3", a.config3))
+    for out, config in rounds:  # round 1, 2, 3: each fine-tunes the one before
         if (out / "model.fuiqa").exists():
             continue
         cmd = [sys.executable, "-m", "app.cli", "train", str(data), "--out", str(out), "--config", config]

@@ -10,7 +10,12 @@ two hinge terms per image, over the cells inside the imaging region:
   ``relu(log 2 − log((d̄_art + 1) / (d̄_clean + 1)))`` with d = a·(100 − q) (the heatmap the GUI
   shows; scaled by the cell count, so uniform attention gives 100 − q), so the attention does not learn to look away from a shadow.
 
-Images without an artefact (or without a map) add nothing; the weight is ``TrainConfig.w_cells``.
+- attention on the anatomy: where the map marks the plane's required structures, at least half the
+  attention lies on their cells, ``relu(log ½ − log Σ_struct a)`` — the score is won or lost on
+  the anatomy, not on the fluid around it (``TrainConfig.w_struct``; 0: off).
+
+Images without an artefact (or without a map) add nothing to the first two; the weight is
+``TrainConfig.w_cells``.
 """
 from __future__ import annotations
 
@@ -25,8 +30,10 @@ class CellLoss:
     def __init__(self, tr, config):
         self.w = float(getattr(config, "w_cells", 0.0))
         self.margin = float(getattr(config, "cell_margin", 30.0))
+        self.ws = float(getattr(config, "w_struct", 0.0))
         self.has = getattr(tr, "has_cells", None)
-        self.on = self.w > 0 and self.has is not None and getattr(tr, "cells", None) is not None and bool(self.has.any())
+        self.on = ((self.w > 0 or self.ws > 0) and self.has is not None and getattr(tr, "cells", None) is not None
+                   and bool(self.has.any()))
 
     def __call__(self, out, cells, bidx, rank: int = 0, world: int = 1):
         import torch
@@ -38,13 +45,23 @@ class CellLoss:
         if q.shape[-2:] != cells.shape[-2:]:
             raise ValueError(f"artefact cells are {tuple(cells.shape[-2:])}, the heatmap {tuple(q.shape[-2:])}")
         art, fan = cells[:, 0], cells[:, 1]
+        total = 0.0 * q.sum()
+        if self.ws > 0 and cells.shape[1] > 2:
+            on_s = (cells[:, 2] >= 0.05).float()
+            use_s = has & (on_s.sum((1, 2)) >= 1)
+            if bool(use_s.any()):
+                share = (a * on_s).sum((1, 2))
+                l_s = torch.relu(math.log(0.5) - torch.log(share + 1e-4))
+                total = total + self.ws * (l_s * use_s.float()).sum() / use_s.float().sum()
+        if self.w <= 0:
+            return total
         inside = fan >= 0.5
         m_art = (inside & (art >= 0.5)).float()
         m_clean = (inside & (art < 0.1)).float()
         n_art, n_clean = m_art.sum((1, 2)), m_clean.sum((1, 2))
         use = has & (n_art >= 2) & (n_clean >= 2)
         if not bool(use.any()):
-            return 0.0 * q.sum()
+            return total
         d = a * (a.shape[-1] * a.shape[-2]) * (100.0 - q)  # per cell, 100 − q at uniform attention
 
         def mean(v, m, n):
@@ -53,4 +70,4 @@ class CellLoss:
         l_q = torch.relu(mean(q, m_art, n_art) - mean(q, m_clean, n_clean) + self.margin) / 100.0
         ratio = torch.log((mean(d, m_art, n_art) + 1.0) / (mean(d, m_clean, n_clean) + 1.0))
         l_d = torch.relu(math.log(2.0) - ratio)
-        return self.w * ((l_q + l_d) * use.float()).sum() / use.float().sum()
+        return total + self.w * ((l_q + l_d) * use.float()).sum() / use.float().sum()

@@ -58,6 +58,7 @@ class TrainConfig:
     # the points (train/cells.py); 0 = off
     w_cells: float = 0.0
     cell_margin: float = 30.0  # quality points an artefact cell sits below the image's clean cells
+    w_struct: float = 0.0  # attention on the required structures where the map marks them (train/cells.py)
     # start from the weights of a packaged model (fine-tuning; heads it lacks start fresh)
     init_from: str | None = None
     # augmentation (on the model input; mild so the label still holds)
@@ -144,6 +145,8 @@ class TrainConfig:
         if not d["w_cells"]:  # off: keys (and checkpoints) from before the option still match
             d.pop("w_cells")
             d.pop("cell_margin")
+        if not d["w_struct"]:
+            d.pop("w_struct")
         if not d["input_size"]:
             d.pop("input_size")  # the default: keys (and checkpoints) from before the option still match
         if d["w_plane"] == 0.2 and d["w_criteria"] == 0.2 and not d["init_from"]:

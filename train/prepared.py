@@ -24,8 +24,9 @@ class Split:
     groups: list | None = None  # per-image group (patient, sweep) for the bootstrap; None: images are independent
     plane: np.ndarray | None = None  # int64 (N,) index into engine.result.PLANES; -1 = not labelled
     crit: np.ndarray | None = None  # float32 (N, len(CRITERIA)) 0/1; NaN = not labelled / not applicable
-    # per heatmap cell, from an ``artefact_map`` column: uint8 (N, 2, g, g) share ×255 of the cell that is
-    # artefact (shadow / lift-off) and that is imaging region; ``has_cells`` (N,) marks the rows with a map
+    # per heatmap cell, from an ``artefact_map`` column: uint8 (N, 3, g, g) share ×255 of the cell that is
+    # artefact (shadow / lift-off), imaging region, and a required structure; ``has_cells`` (N,) marks the
+    # rows with a map
     cells: np.ndarray | None = None
     has_cells: np.ndarray | None = None
 
@@ -102,8 +103,9 @@ def u8_to_gray01(u8):
 
 
 def artefact_cells(it, img: np.ndarray, box, size: int, grid: int) -> np.ndarray | None:
-    """uint8 (2, grid, grid): artefact and imaging-region share ×255 of each cell, from the item's
-    ``artefact_map`` (a PNG beside its image, generator levels: 0 outside, 128 image, 255 artefact);
+    """uint8 (3, grid, grid): artefact, imaging-region and structure share ×255 of each cell, from the
+    item's ``artefact_map`` (a PNG beside its image, generator levels: 0 outside, 64 a required
+    structure, 128 the rest of the image, 255 artefact);
     None when the item has none. A map that is missing or of another size is a DataError naming it."""
     from .data import DataError, read_image
 
@@ -122,8 +124,9 @@ def artefact_cells(it, img: np.ndarray, box, size: int, grid: int) -> np.ndarray
         raise DataError(f"{it.name}: its artefact_map {rel} is {m.shape[1]}x{m.shape[0]}, "
                         f"the image {img.shape[1]}x{img.shape[0]}")
     art = grid_coverage(m >= 192, box, size, grid)
-    fan = grid_coverage(m >= 64, box, size, grid)
-    return np.rint(np.stack([art, fan]) * 255).astype(np.uint8)
+    fan = grid_coverage(m >= 32, box, size, grid)
+    struct = grid_coverage((m >= 32) & (m < 96), box, size, grid)
+    return np.rint(np.stack([art, fan, struct]) * 255).astype(np.uint8)
 
 
 def prepare_items(items, size: int, progress: Callable | None = None, what: str = "", grid: int | None = None) -> Split:
@@ -133,7 +136,7 @@ def prepare_items(items, size: int, progress: Callable | None = None, what: str 
     x = np.empty((n, size, size), np.uint8)
     buf = np.empty((1, size, size), np.float32)
     g = grid or max(1, size // 8)
-    cells, has = np.zeros((n, 2, g, g), np.uint8), np.zeros(n, bool)
+    cells, has = np.zeros((n, 3, g, g), np.uint8), np.zeros(n, bool)
     for i, it in enumerate(items):
         img = read_image(it.path)
         box = find_roi_box(img)

@@ -61,14 +61,22 @@ def render_item(plane: str, seed: int, index: int, size: int = 256, screen: bool
     return (img, row, s) if sample else (img, row)
 
 
-#: artefact-map PNG levels (``maps=True``): outside the imaging region, inside it, an artefact region
-MAP_OUTSIDE, MAP_FAN, MAP_ARTEFACT = 0, 128, 255
+#: artefact-map PNG levels (``maps=True``): outside the imaging region, a required structure of the
+#: plane (inside the region), the rest of the region, an artefact region
+MAP_OUTSIDE, MAP_STRUCTURE, MAP_FAN, MAP_ARTEFACT = 0, 64, 128, 255
 
 
 def artefact_map(s) -> np.ndarray:
-    """uint8 map of a Sample (with maps): MAP_FAN inside the imaging region, MAP_ARTEFACT where the
-    acoustic shadow or the lift-off lies (where the image loses its points), MAP_OUTSIDE elsewhere."""
+    """uint8 map of a Sample (with maps): MAP_FAN inside the imaging region, MAP_STRUCTURE on the
+    plane's required structures (engine.result.STRUCTURES; where the attention should weigh),
+    MAP_ARTEFACT where the acoustic shadow or the lift-off lies (where the image loses its points; it
+    wins over a structure it covers), MAP_OUTSIDE elsewhere."""
+    from engine.result import STRUCTURES
+
     m = np.where(s.maps["fan"], MAP_FAN, MAP_OUTSIDE).astype(np.uint8)
+    for k in STRUCTURES.get(s.plane, ()):
+        if k in s.maps:
+            m[s.maps[k] & s.maps["fan"]] = MAP_STRUCTURE
     m[s.maps["shadow"] | s.maps["liftoff"]] = MAP_ARTEFACT
     return m
 
@@ -182,8 +190,8 @@ def generate(out, n: int, *, planes=PLANES, seed: int = 0, sweeps: int = 0, size
     if realism > 0:  # only then, so plain sets keep their bytes
         info["realism"] = realism
     if maps:
-        info["maps"] = {"artefact_share": artefact_share, "levels": {"outside": MAP_OUTSIDE, "fan": MAP_FAN,
-                                                                     "artefact": MAP_ARTEFACT}}
+        info["maps"] = {"artefact_share": artefact_share, "levels": {"outside": MAP_OUTSIDE, "structure": MAP_STRUCTURE,
+                                                                     "fan": MAP_FAN, "artefact": MAP_ARTEFACT}}
     write_marker(out, info)
     sweep_paths = []
     if sweeps:

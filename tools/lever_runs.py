@@ -29,6 +29,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
 RUNS = ("full", "no_style", "no_hc18", "no_teacher")
 
 
@@ -56,13 +57,9 @@ def write_set(d: Path, rows: list[dict], images: Path) -> None:
     d.mkdir(parents=True, exist_ok=True)
     if not (d / "images").exists():
         os.symlink(images.resolve(), d / "images")
-    cols = []
-    for r in rows:
-        cols += [k for k in r if k not in cols]
-    with open(d / "labels.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols)
-        w.writeheader()
-        w.writerows(rows)
+    from train_real import write_rows
+
+    write_rows(d / "labels.csv", rows)
 
 
 def report(work: Path) -> str:

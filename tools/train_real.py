@@ -47,6 +47,22 @@ def read_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def write_rows(path: Path, rows: list[dict]) -> None:
+    """labels.csv of ``rows`` with every column any row has (first seen first), written atomically."""
+    import io
+
+    from engine.modelpack import atomic_write_bytes
+
+    cols = []
+    for r in rows:
+        cols += [k for k in r if k not in cols]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols, restval="")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_bytes(path, buf.getvalue().encode())
+
+
 def link_into(dst_root: Path, src_root: Path, rows: list[dict], prefix: str) -> list[dict]:
     out = []
     for r in rows:
@@ -73,7 +89,6 @@ def link_into(dst_root: Path, src_root: Path, rows: list[dict], prefix: str) -> 
 def build_hc18(out: Path, per_factor: int) -> dict:
     from train.real import hc18_split
     from train.real_set import teacher_brain_probs, write_real_set
-    from train.negatives import append_rows  # noqa: F401  (same writer style)
 
     if (out / "DONE").exists():
         return json.loads((out / "DONE").read_text())
@@ -81,13 +96,7 @@ def build_hc18(out: Path, per_factor: int) -> dict:
     t0 = time.time()
     p = teacher_brain_probs(train_items, progress=lambda a, n: print(f"teacher {a}/{n}", flush=True) if a % 160 == 0 else None)
     rows = write_real_set(out, train_items, seed=0, per_factor=per_factor, p_brain=p)
-    cols = []
-    for r in rows:
-        cols += [k for k in r if k not in cols]
-    with open(out / "labels.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols)
-        w.writeheader()
-        w.writerows(rows)
+    write_rows(out / "labels.csv", rows)
     info = {"n_frames": len(train_items), "n_dev_held_out": len(dev), "n_rows": len(rows), "teacher": p is not None,
             "per_factor": per_factor, "seconds": round(time.time() - t0, 1)}
     (out / "DONE").write_text(json.dumps(info))
@@ -196,11 +205,7 @@ def main(argv=None) -> int:
     if a.neg2 and not (work / "neg2" / "labels.csv").exists():
         from train.negatives_real import write_negatives as write_negatives2
 
-        rows = write_negatives2(work / "neg2", a.neg2, seed=1300)
-        with open(work / "neg2" / "labels.csv", "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
+        write_rows(work / "neg2" / "labels.csv", write_negatives2(work / "neg2", a.neg2, seed=1300))
     data = combine(work)
     if a.data_only:
         return 0

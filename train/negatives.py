@@ -97,26 +97,43 @@ def make_negative(kind: str, rng: np.random.Generator, size: int = 256) -> np.nd
     raise ValueError(f"unknown negative kind {kind!r}; one of {KINDS}")
 
 
+def write_frames(root: str | Path, n: int, seed: int, salt: int, kinds, make, stem: str, group: str,
+                 split_of=None) -> list[dict]:
+    """Frames ``make(kind, rng)`` (kinds in turn; None: left out) into ``root/images`` as
+    ``images/{stem}_{kind}_{seed}_{i:06d}.png`` and their label rows ``name, mos 0–5, std, plane none,
+    group, kind`` (+ ``split`` from ``split_of(i)``); image i's generator is seeded by (seed, i, salt)."""
+    from engine.modelpack import atomic_write_bytes
+
+    root = Path(root)
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(n):
+        rng = np.random.default_rng([seed, i, salt])
+        kind = kinds[i % len(kinds)]
+        img = make(kind, rng)
+        if img is None:
+            continue
+        name = f"images/{stem}_{kind}_{seed}_{i:06d}.png"
+        ok, buf = cv2.imencode(".png", img)
+        if not ok:
+            raise RuntimeError(f"PNG encoding failed for {name}")
+        atomic_write_bytes(root / name, buf.tobytes())
+        row = {"name": name, "mos": round(float(rng.uniform(0, 5)), 2), "std": 1.0, "plane": "none",
+               "group": f"{group}{seed}_{i}", "kind": kind}
+        if split_of is not None:
+            row["split"] = split_of(i)
+        rows.append(row)
+    return rows
+
+
 def write_negatives(root: str | Path, n: int, seed: int = 0, size: int = 256, split_of=None) -> list[dict]:
     """Write ``n`` negative frames into ``root/images`` and return their label rows.
 
     Rows: ``name, mos, std, plane='none', group, kind``; mos is 0–5 (no anatomy to score).
     ``split_of(i)`` may assign a split; by default no split column is set.
     """
-    root = Path(root)
-    (root / "images").mkdir(parents=True, exist_ok=True)
-    rows = []
-    for i in range(n):
-        rng = np.random.default_rng([seed, i, 7919])
-        kind = KINDS[i % len(KINDS)]
-        img = make_negative(kind, rng, size)
-        name = f"images/synth_negative_{kind}_{seed}_{i:06d}.png"
-        cv2.imwrite(str(root / name), img)
-        row = {"name": name, "mos": round(float(rng.uniform(0, 5)), 2), "std": 1.0, "plane": "none", "group": f"neg{seed}_{i}", "kind": kind}
-        if split_of is not None:
-            row["split"] = split_of(i)
-        rows.append(row)
-    return rows
+    return write_frames(root, n, seed, 7919, KINDS, lambda k, r: make_negative(k, r, size), "synth_negative", "neg",
+                        split_of)
 
 
 def append_rows(labels_csv: str | Path, rows: list[dict]) -> None:

@@ -162,20 +162,6 @@ def make_negative(kind: str, rng: np.random.Generator) -> np.ndarray | None:
 
 def write_negatives(root: str | Path, n: int, seed: int = 0) -> list[dict]:
     """``n`` frames (kinds in turn) into ``root/images``; rows ``name, mos 0–5, std, plane none, group, kind``."""
-    root = Path(root)
-    (root / "images").mkdir(parents=True, exist_ok=True)
-    rows = []
-    for i in range(n):
-        rng = np.random.default_rng([seed, i, 104729])
-        kind = KINDS[i % len(KINDS)]
-        img = make_negative(kind, rng)
-        if img is None:
-            continue
-        name = f"images/negative2_{kind}_{seed}_{i:06d}.png"
-        ok, buf = cv2.imencode(".png", img)
-        if not ok:
-            raise RuntimeError(f"PNG encoding failed for {name}")
-        (root / name).write_bytes(buf.tobytes())
-        rows.append({"name": name, "mos": round(float(rng.uniform(0, 5)), 2), "std": 1.0, "plane": "none",
-                     "group": f"neg2_{seed}_{i}", "kind": kind})
-    return rows
+    from .negatives import write_frames
+
+    return write_frames(root, n, seed, 104729, KINDS, make_negative, "negative2", "neg2_")

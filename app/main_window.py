@@ -1,23 +1,22 @@
 """Main window: Live tab, Cine review tab, menus (File / View / Tools / Help), status bar."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
 
-from engine import sources
 from . import dialogs, theme
 from .live import LiveView
+from .menus import SourceMenus, gpu_available, trainer_available
 from .settings import Settings
 
 VIDEO_FILTER = "Video or DICOM (*.mp4 *.avi *.mov *.mkv *.m4v *.dcm *.dicom *);;All files (*)"
 
 
-class MainWindow(QMainWindow):
+class MainWindow(SourceMenus, QMainWindow):
     def __init__(self, backend: str | None = None, model: str | None = None, settings: Settings | None = None):
         super().__init__()
         self.setWindowTitle("FUIQA Scan Assistant")
@@ -177,69 +176,6 @@ class MainWindow(QMainWindow):
         h = mb.addMenu("&Help")
         self._act(h, "&Keyboard shortcuts", self._shortcuts_help, "F1")
         self._act(h, "&About", self._about)
-
-    def _fill_source_menu(self):
-        m = self.source_menu
-        m.clear()
-        g = QActionGroup(m)
-        cur = self.live.spec
-
-        def add(text, spec):
-            a = QAction(text, m, checkable=True)
-            a.setChecked(spec == cur)
-            a.triggered.connect(lambda _=False, s=spec: self.start_source(s))
-            g.addAction(a)
-            m.addAction(a)
-
-        add("Built-in demo (synthetic)", "demo")
-        devs = self.devices
-        if devs is None:
-            m.addAction("(looking for capture devices …)").setEnabled(False)
-        elif not devs:
-            m.addAction("(no capture devices found)").setEnabled(False)
-        for d in devs or []:
-            add(f"{d.name} — index {d.index}, {d.backend} ({d.width}×{d.height})", f"device:{d.index}:{d.backend}")
-        if cur and cur not in ("demo",) and not cur.startswith("device:"):
-            add(f"File: {Path(cur).name}", cur)
-        m.addSeparator()
-        m.addAction("Refresh device list").triggered.connect(self.refresh_devices)
-
-    def refresh_devices(self):
-        import threading
-
-        from .tools import _BenchSignals
-
-        self.devices = None
-        sig = _BenchSignals(self)
-        sig.done.connect(self._devices_found)
-
-        def work():
-            try:
-                r = sources.list_devices()
-            except Exception:  # noqa: BLE001
-                r = []
-            sig.done.emit(r)
-
-        threading.Thread(target=work, daemon=True, name="fuiqa-devices").start()
-        self._dev_sig = sig
-
-    def _devices_found(self, devs):
-        self.devices = list(devs)
-
-    def _fill_recent_menu(self):
-        m = self.recent_menu
-        m.clear()
-        for p in self.settings.recent():
-            a = m.addAction(p)
-            a.triggered.connect(lambda _=False, p=p: self.open_cine(p))
-        if not self.settings.recent():
-            m.addAction("(none)").setEnabled(False)
-        m.addSeparator()
-        keep = m.addAction("Remember recent files")
-        keep.setCheckable(True)
-        keep.setChecked(bool(self.settings.get("recent/enabled")))
-        keep.toggled.connect(self.settings.set_recent_enabled)
-        m.addAction("Clear recent files").triggered.connect(self.settings.clear_recent)
 
     # ------------------------------------------------------------------ live actions
     def start_source(self, spec: str | None = None) -> None:
@@ -430,23 +366,3 @@ def _training_words(pkg) -> str:
     if pkg.synthetic:
         return "synthetic images only (never a real scan)"
     return pkg.training_note or "not recorded in the model file"
-
-
-def trainer_available() -> tuple[bool, str]:
-    """Retraining runs the trainer (torch) in a separate process; the installer bundle leaves torch out."""
-    import importlib.util
-
-    if importlib.util.find_spec("torch") is None:
-        return False, "retraining needs the full install with torch (tools/setup.sh); this bundle scores only"
-    return True, "train a new model on a labelled folder in a separate process"
-
-
-def gpu_available() -> tuple[bool, str]:
-    """(available, reason shown as tooltip)."""
-    try:
-        import tensorrt  # noqa: F401
-    except ImportError:
-        return False, "TensorRT is not installed (pip install -e '.[gpu]' on a machine with an NVIDIA GPU)"
-    if not (os.path.exists("/dev/nvidiactl") or os.name == "nt"):
-        return False, "no NVIDIA GPU found on this machine"
-    return True, "build a TensorRT engine for this GPU (cached by GPU and TensorRT version)"

@@ -53,6 +53,11 @@ class ArchConfig:
     # with mask_attention: dark cells between image cells in their row (a shadow, fluid) stay imaging
     # region (older models: False, only bright cells counted)
     fill_dark: bool = False
+    # the density check also keeps a Gaussian of the training's non-ultrasound frames (photos, noise,
+    # other modalities): it fires far from the scans *or* nearer that material than the scans (their
+    # log-likelihood ratio) — an MR head slice sits among the scans by distance, not by the ratio.
+    # Older models: False (one Gaussian)
+    ood_ratio: bool = False
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -91,7 +96,8 @@ def arch(name: str = "rt", fusion: str = "mqf", input_size: int | None = None, h
         raise ValueError(f"input_size must be a multiple of 32 in 64..512, not {input_size!r}")
     return ArchConfig(**{**asdict(a), "stages": a.stages, "taps": a.taps, "fusion": fusion, "input_size": size,
                          "heads": bool(heads), "mask_attention": bool(heads),
-                         "ood_features": "embedding+speckle" if heads else "embedding", "fill_dark": bool(heads)})
+                         "ood_features": "embedding+speckle" if heads else "embedding", "fill_dark": bool(heads),
+                         "ood_ratio": bool(heads)})
 
 
 class ConvBNAct(nn.Sequential):
@@ -226,6 +232,10 @@ class MQFNet(nn.Module):
                 raise ValueError(f"ood_features must be one of {OOD_FEATURES}, not {cfg.ood_features!r}")
             self.register_buffer("density_mean", torch.zeros(self.ood_dim))
             self.register_buffer("density_prec", torch.zeros(self.ood_dim, self.ood_dim))
+            if cfg.ood_ratio:  # the non-ultrasound Gaussian and the two cut-offs (far, ratio)
+                self.register_buffer("density_mean0", torch.zeros(self.ood_dim))
+                self.register_buffer("density_prec0", torch.zeros(self.ood_dim, self.ood_dim))
+                self.register_buffer("density_cut", torch.zeros(2))
 
     @property
     def embed_dim(self) -> int:
@@ -303,7 +313,12 @@ class MQFNet(nn.Module):
                 v = torch.cat([e, sp], 1)
             out["ood_features"] = v
             dlt = v - self.density_mean
-            out["ood"] = ((dlt @ self.density_prec) * dlt).sum(1)
+            d1 = ((dlt @ self.density_prec) * dlt).sum(1)
+            if self.cfg.ood_ratio:  # > 0: far from the scans, or nearer the non-ultrasound frames
+                dl0 = v - self.density_mean0
+                d0 = ((dl0 @ self.density_prec0) * dl0).sum(1)
+                d1 = torch.maximum(d1 - self.density_cut[0], d1 - d0 - self.density_cut[1])
+            out["ood"] = d1
         return out
 
     def forward(self, x):
@@ -317,10 +332,18 @@ class MQFNet(nn.Module):
             return self.outputs(x)["embedding"]
         return self.features(x).mean((2, 3))
 
-    def set_density(self, mean, prec) -> None:
-        """Store the feature density (mean (D,), precision (D,D)) used by the ``ood`` output."""
+    def set_density(self, mean, prec, mean0=None, prec0=None, cut=(0.0, 0.0)) -> None:
+        """Store the feature density used by the ``ood`` output: the scans' Gaussian (mean (D,),
+        precision (D,D)); with ``cfg.ood_ratio`` also the non-ultrasound frames' (``mean0``, ``prec0``)
+        and the cut-offs (far, ratio) that the output subtracts."""
         self.density_mean.copy_(torch.as_tensor(mean, dtype=self.density_mean.dtype))
         self.density_prec.copy_(torch.as_tensor(prec, dtype=self.density_prec.dtype))
+        if self.cfg.ood_ratio:
+            if mean0 is None or prec0 is None:
+                raise ValueError("this model's density check needs the non-ultrasound Gaussian too (mean0, prec0)")
+            self.density_mean0.copy_(torch.as_tensor(mean0, dtype=self.density_mean0.dtype))
+            self.density_prec0.copy_(torch.as_tensor(prec0, dtype=self.density_prec0.dtype))
+            self.density_cut.copy_(torch.as_tensor(cut, dtype=self.density_cut.dtype))
 
 
 def build_model(name: str = "rt", fusion: str = "mqf", input_size: int | None = None, heads: bool = True) -> MQFNet:

@@ -41,7 +41,10 @@ def test_refit_keeps_scores_and_calibrates_the_new_density_on_val(tmp_path):
     refit_density.refit(old.path, root, out, features="embedding+speckle", n_fit=40)
     new = modelpack.load(out)
     assert new.meta["ood"]["features"] == new.meta["arch"]["ood_features"] == "embedding+speckle"
-    assert new.meta["ood"]["n_calib"] >= 5 and new.meta["ood"]["threshold"] > 0
+    ood = new.meta["ood"]
+    # no non-ultrasound rows in this set: the distance alone, its cut-off in the graph, threshold 0
+    assert ood["n_calib"] >= 5 and ood["threshold"] == 0.0 and ood["cut_far"] > 0 and ood["n_fit_none"] == 0
+    assert ood["cut_ratio"] == ood["cut_far"] and "ratio off" in ood["method"]
     assert new.meta["name"] == old.meta["name"]
     frames = [cv2.imread(str(root / r["name"]), cv2.IMREAD_GRAYSCALE) for r in rows[:8]]
     a, b = make_scorer("ort", old).score(frames), make_scorer("ort", new).score(frames)

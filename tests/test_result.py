@@ -98,7 +98,7 @@ def test_density_output_is_the_mahalanobis_distance():
     from engine.model import MQFNet, arch
 
     torch.manual_seed(0)
-    m = MQFNet(replace(arch("rt"), ood_features="embedding")).eval()
+    m = MQFNet(replace(arch("rt"), ood_features="embedding", ood_ratio=False)).eval()
     assert m.ood_dim == m.embed_dim
     d = m.embed_dim
     mean = torch.randn(d)
@@ -111,6 +111,33 @@ def test_density_output_is_the_mahalanobis_distance():
     assert torch.allclose(o["ood"], ref, rtol=1e-4)
 
 
+def test_ratio_density_fires_far_from_the_scans_or_nearer_the_non_ultrasound_gaussian():
+    """ood_ratio (new models): output = max(d_scans − cut_far, d_scans − d_none − cut_ratio), a margin
+    (fires above 0); the two Gaussians and the cut-offs are buffers of the graph."""
+    from engine.model import MQFNet, arch
+
+    torch.manual_seed(2)
+    m = MQFNet(arch("rt")).eval()
+    assert m.cfg.ood_ratio and m.density_cut.shape == (2,)
+    D = m.ood_dim
+    mean, prec = torch.randn(D), torch.diag(torch.rand(D) + 0.5)
+    mean0, prec0 = torch.randn(D), torch.diag(torch.rand(D) + 0.1)
+    with pytest.raises(ValueError, match="non-ultrasound"):
+        m.set_density(mean, prec)  # this model needs both Gaussians
+    m.set_density(mean, prec, mean0, prec0, (300.0, -50.0))
+    x = torch.randn(3, 1, m.cfg.input_size, m.cfg.input_size)
+    with torch.no_grad():
+        o = m.outputs(x)
+    v = o["ood_features"]
+    d1 = (((v - mean) @ prec) * (v - mean)).sum(1)
+    d0 = (((v - mean0) @ prec0) * (v - mean0)).sum(1)
+    ref = torch.maximum(d1 - 300.0, d1 - d0 + 50.0)
+    assert torch.allclose(o["ood"], ref, rtol=1e-4, atol=1e-2)
+    # a feature vector at the scans' mean is in distribution unless it is nearer the other Gaussian
+    assert "density_mean0" in m.state_dict() and "density_mean0" not in MQFNet(
+        __import__("dataclasses").replace(arch("rt"), ood_ratio=False)).state_dict()
+
+
 def test_speckle_density_sees_the_embedding_and_the_input_s_speckle_statistics():
     """ood_features="embedding+speckle": the density vector is the embedding plus engine.speckle's
     statistics of the gray input; the ood output is the Mahalanobis distance of that vector."""
@@ -121,7 +148,7 @@ def test_speckle_density_sees_the_embedding_and_the_input_s_speckle_statistics()
     from engine.speckle import N_FEATURES, speckle_stats
 
     torch.manual_seed(1)
-    m = MQFNet(replace(arch("rt"), ood_features="embedding+speckle")).eval()
+    m = MQFNet(replace(arch("rt"), ood_features="embedding+speckle", ood_ratio=False)).eval()
     assert m.ood_dim == m.embed_dim + N_FEATURES == m.density_mean.shape[0]
     S = m.cfg.input_size
     x = torch.randn(3, 1, S, S)

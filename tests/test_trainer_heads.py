@@ -47,7 +47,8 @@ def test_fit_trains_heads_fits_density_and_finetunes(tmp_path):
     res = fit(data, tmp_path / "a", cfg)
     pkg = modelpack.load(res.model_path)
     ood = pkg.meta["ood"]
-    assert ood["threshold"] > 0 and ood["n_calib"] == 16 - int(np.sum(data.val.plane == 0))
+    # no "none" rows here: the distance alone (its cut-off in the graph, the output a margin over 0)
+    assert ood["threshold"] == 0.0 and ood["cut_far"] > 0 and ood["n_calib"] == 16 - int(np.sum(data.val.plane == 0))
     assert {"plane_accuracy", "criteria_accuracy"} <= set(res.metrics)
     s = make_scorer("ort", pkg)
     r = s.score(list(data.val.x))
@@ -82,3 +83,39 @@ def test_init_from_refuses_a_model_of_another_shape(tmp_path):
     pkg = package_varied(tmp_path / "rt.fuiqa")
     with pytest.raises(TrainError, match="does not fit"):
         init_weights(build_model("gpu"), pkg.path)
+
+
+def test_density_with_non_ultrasound_rows_fits_the_ratio_and_keeps_scans_in():
+    """Rows labelled "none" (noise frames here) get their own Gaussian: the check then fires on frames
+    nearer them than the scans, while held-out scans stay in at about the calibrated rate."""
+    import torch
+
+    from engine.model import build_model
+    from train.evaluation import fit_density
+
+    x, y = fake_images(120, seed=3)
+    rng = np.random.default_rng(4)
+    noise = rng.integers(0, 256, (40,) + x.shape[1:], dtype=np.uint8)
+    xs = np.concatenate([x, noise])
+    plane = np.r_[np.full(120, PLANES.index("head")), np.full(40, PLANES.index("none"))]
+    order = rng.permutation(160)
+    xs, plane = xs[order], plane[order]
+    ys = np.r_[y, np.zeros(40, np.float32)][order]
+
+    def S(a, b):
+        return Split(xs[a:b], ys[a:b], [f"i{i}" for i in range(a, b)], plane=plane[a:b])
+
+    data = Prepared(S(0, 110), S(110, 150), S(150, 160), 128, "hash-ratio")
+    torch.manual_seed(0)
+    m = build_model("rt", input_size=128).eval()
+    info = fit_density(m, data, torch.device("cpu"), n_fit=200)
+    assert info["n_fit_none"] == int(np.sum(data.train.plane == 0)) > 20
+    assert info["threshold"] == 0.0 and info["cut_ratio"] != info["cut_far"]
+    assert info["quantile"] == 0.99 and info["ratio_quantile"] == pytest.approx(0.995)
+    from train.evaluation import _outputs
+
+    o = _outputs(m, data.val.x, torch.device("cpu"))["ood"]
+    scans = data.val.plane != 0
+    # calibrated on these (99 % far, 99.5 % ratio): each cut-off leaves out at most the top frame
+    assert np.sum(o[scans] > 0) <= 2 and info["val_fired"] == pytest.approx(np.mean(o[scans] > 0), abs=1e-3)
+    assert np.mean(o[~scans] > 0) == 1.0  # noise frames: nearer the non-ultrasound Gaussian

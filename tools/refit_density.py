@@ -6,7 +6,8 @@ The network's weights stay as they are (score, plane, criteria and heatmap uncha
 only the density buffers in the graph and ``meta["ood"]`` change. DATA is the labelled folder the
 model was trained on (for the shipped model: runs/real/all, made by tools/train_real.py --data-only):
 its split is rebuilt with the seed and fractions recorded in the model, the density is fitted on
-ultrasound rows of the *train* split and its threshold set at the 99th percentile of the *val* split
+ultrasound rows of the *train* split (and, by default, a second Gaussian on its non-ultrasound rows
+for the likelihood ratio) and its cut-offs set at quantiles of the *val* split's scans
 (train.trainer.fit_density — the same routine training ends with). Nothing else is looked at.
 The new package is written atomically (temp file, validated, renamed).
 """
@@ -26,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def refit(model_path: Path, data_root: Path, out: Path, features: str = "embedding+speckle", n_fit: int = 4000,
-          seed: int = 0) -> dict:
+          seed: int = 0, ratio: bool = True) -> dict:
     import torch
 
     from engine import modelpack
@@ -38,14 +39,14 @@ def refit(model_path: Path, data_root: Path, out: Path, features: str = "embeddi
     pkg = modelpack.load(model_path)
     if pkg.weights is None:
         raise SystemExit(f"{model_path}: no torch weights in the package; cannot refit")
-    cfg = replace(ArchConfig.from_dict(pkg.meta["arch"]), ood_features=features)
+    cfg = replace(ArchConfig.from_dict(pkg.meta["arch"]), ood_features=features, ood_ratio=ratio)
     if not cfg.heads:
         raise SystemExit(f"{model_path}: this model has no density head")
     model = MQFNet(cfg)
     state = torch.load(io.BytesIO(pkg.weights), map_location="cpu", weights_only=True)
     state = {k: v for k, v in state.items() if not k.startswith("density_")}
     missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or set(missing) != {"density_mean", "density_prec"}:
+    if unexpected or set(missing) != {k for k in model.state_dict() if k.startswith("density_")}:
         raise SystemExit(f"{model_path}: weights do not fit ({missing=}, {unexpected=})")
     model.eval()
     split_seed, fractions = split_settings(pkg.meta)
@@ -73,11 +74,13 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--features", default="embedding+speckle", choices=("embedding", "embedding+speckle"))
     ap.add_argument("--n-fit", type=int, default=4000)
+    ap.add_argument("--one-gaussian", action="store_true",
+                    help="the older check: distance to the scans only (no non-ultrasound Gaussian, no ratio)")
     a = ap.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
-    refit(a.model, a.data, a.out, a.features, a.n_fit)
+    refit(a.model, a.data, a.out, a.features, a.n_fit, ratio=not a.one_gaussian)
     return 0
 
 

@@ -122,32 +122,71 @@ def head_metrics(model, split: Split, device) -> dict:
 
 def fit_density(model, data: Prepared, device, seed: int = 0, n_fit: int = 8000, quantile: float = 0.99) -> dict:
     """The "unlike the training data" check: a Gaussian on the model's pooled features (Ledoit–Wolf
-    shrinkage covariance) fitted on clean training inputs, stored in the model (its ``ood`` output is
+    shrinkage covariance) fitted on clean training scans, stored in the model (its ``ood`` output is
     the squared Mahalanobis distance), with the threshold at the ``quantile`` of held-out
-    (validation) distances, so about 1 − quantile of in-distribution frames raise it."""
+    (validation) distances, so about 1 − quantile of in-distribution frames raise it.
+
+    With ``cfg.ood_ratio`` a second Gaussian is fitted on the training's non-ultrasound frames (plane
+    "none") and the check fires when a frame is far from the scans (the cut-off as above: the check
+    fires on every frame the one-Gaussian check fires on) *or* its log-likelihood ratio (scans'
+    distance − non-ultrasound distance) is above the validation scans' ``1 − (1 − quantile) / 2``
+    quantile. Both cut-offs are stored in the graph and the output is a margin: the threshold is 0."""
     import torch
     from sklearn.covariance import LedoitWolf
 
     from engine.result import PLANES
 
-    def scans(split):  # rows that are ultrasound scans: frames labelled "none" (photos, noise…) are not
+    none = PLANES.index("none")
+
+    def rows(split, scans=True):  # scans: rows that are ultrasound scans; else the frames labelled "none"
         if split.plane is None:
-            return np.arange(len(split))
-        return np.flatnonzero(split.plane != PLANES.index("none"))
+            return np.arange(len(split)) if scans else np.zeros(0, int)
+        return np.flatnonzero((split.plane != none) if scans else (split.plane == none))
 
     rng = np.random.default_rng([seed, 99])
     tr = data.train
-    idx = np.sort(rng.permutation(scans(tr))[:n_fit])
+    idx = np.sort(rng.permutation(rows(tr))[:n_fit])
     feats = _outputs(model, tr.x[idx], device)["ood_features"].astype(np.float64)
     lw = LedoitWolf().fit(feats)
+    info = {"n_fit": int(len(idx)), "features": model.cfg.ood_features}
+    ratio = bool(getattr(model.cfg, "ood_ratio", False))
+    idx0 = np.sort(rng.permutation(rows(tr, scans=False))[:n_fit]) if ratio else np.zeros(0, int)
+    val = data.val.x[rows(data.val)]
+    if not ratio:
+        with torch.no_grad():
+            model.set_density(lw.location_, lw.precision_)
+        d_val = _outputs(model, val, device)["ood"]
+        thr = float(np.quantile(d_val, quantile))
+        info.update(threshold=thr, quantile=quantile, n_calib=int(len(d_val)),
+                    method=f"Mahalanobis on pooled features ({model.cfg.ood_features}), Ledoit-Wolf covariance, "
+                           "threshold = val quantile")
+        return info
+    fv = _outputs(model, val, device)["ood_features"].astype(np.float64)
+
+    def maha(x, g):
+        d = x - g.location_
+        return ((d @ g.precision_) * d).sum(1)
+
+    d1 = maha(fv, lw)
+    zeros = np.zeros(model.ood_dim), np.zeros((model.ood_dim, model.ood_dim))
+    if len(idx0) < 20:  # e.g. a site's own scans only: the distance alone (the ratio term repeats it)
+        c = float(np.quantile(d1, quantile))
+        mean0, prec0, cut, q, how = *zeros, (c, c), quantile, f"ratio off: {len(idx0)} non-ultrasound frames"
+    else:
+        lw0 = LedoitWolf().fit(_outputs(model, tr.x[idx0], device)["ood_features"].astype(np.float64))
+        q = 1.0 - (1.0 - quantile) / 2.0
+        mean0, prec0, how = lw0.location_, lw0.precision_, "scans and non-ultrasound training frames"
+        cut = (float(np.quantile(d1, quantile)), float(np.quantile(d1 - maha(fv, lw0), q)))
     with torch.no_grad():
-        model.set_density(lw.location_, lw.precision_)
-    d_val = _outputs(model, data.val.x[scans(data.val)], device)["ood"]
-    thr = float(np.quantile(d_val, quantile))
-    return {"threshold": thr, "quantile": quantile, "n_fit": int(len(idx)), "n_calib": int(len(d_val)),
-            "features": model.cfg.ood_features,
-            "method": f"Mahalanobis on pooled features ({model.cfg.ood_features}), Ledoit-Wolf covariance, "
-                      "threshold = val quantile"}
+        model.set_density(lw.location_, lw.precision_, mean0, prec0, cut)
+    fired = float(np.mean(_outputs(model, val, device)["ood"] > 0.0))
+    info.update(threshold=0.0, quantile=quantile, ratio_quantile=q, cut_far=cut[0], cut_ratio=cut[1],
+                n_fit_none=int(len(idx0)), n_calib=int(len(val)), val_fired=round(fired, 4),
+                method=(f"{'one Gaussian' if len(idx0) < 20 else 'two Gaussians'} on pooled features "
+                        f"({model.cfg.ood_features}), Ledoit-Wolf covariance: {how}; fires when the scans' Mahalanobis distance or "
+                        "the log-likelihood ratio is above its val-scans quantile (far: quantile, ratio: ratio_quantile; "
+                        "output: margin, threshold 0)"))
+    return info
 
 
 def _quick_metrics(pred, y) -> dict:

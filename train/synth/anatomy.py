@@ -332,7 +332,11 @@ def build_heart(ga: float, rng: np.random.Generator) -> Scene:
 BUILDERS = {"head": build_head, "abdomen": build_abdomen, "femur": build_femur, "4CH": build_heart}
 #: the planes whose quality the product assesses (the default of a data set)
 PLANES = ("head", "abdomen", "femur")
-#: every plane the generator can draw; "4CH" is drawn so a model can tell a plane it does not assess
+from .nonfetal import BUILDERS as _NONFETAL_BUILDERS  # noqa: E402 (needs the primitives above)
+
+BUILDERS.update(_NONFETAL_BUILDERS)
+#: every scene the generator can draw; "4CH" is drawn so a model can tell a plane it does not assess,
+#: the non-fetal scenes (nonfetal.py) so it can tell ultrasound that shows no fetal plane
 ALL_PLANES = tuple(BUILDERS)
 
 

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from . import ALL_PLANES, PLANES, make_spec, render_spec, rng_for
+from .nonfetal import NONFETAL, nonfetal_mos
 from .quality import FACTORS
 from .screen import draw_screen, screen_layout
 
@@ -58,6 +59,11 @@ def render_item(plane: str, seed: int, index: int, size: int = 256, screen: bool
     row.update({k: str(v) for k, v in s.flags.items()})
     row.update({f"s_{f}": f"{s.severity.get(f, 0.0):.3f}" for f in FACTORS})
     row["scored"] = str(int(plane in PLANES))
+    if plane in NONFETAL:  # ultrasound with no fetal plane: plane "none", a low score, no checklist
+        mos, sd = nonfetal_mos(seed, index)
+        row.update({"mos": f"{mos:.2f}", "std": f"{sd:.2f}", "plane": "none", "q_true": f"{mos:.2f}", "missing": "",
+                    "scored": "1", "kind": plane})
+        row.update({k: "" for k in s.flags})
     return (img, row, s) if sample else (img, row)
 
 
@@ -121,8 +127,9 @@ def _job(args):
 
 def write_labels(path: Path, rows: list[dict], scored: bool = False) -> None:
     cols = COLUMNS + ["scored"] if scored else list(COLUMNS)
-    if any("artefact_map" in r for r in rows):
-        cols = cols + ["artefact_map"]
+    for extra in ("artefact_map", "kind"):
+        if any(extra in r for r in rows):
+            cols = cols + [extra]
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
     w.writeheader()

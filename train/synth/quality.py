@@ -30,6 +30,9 @@ GLOBAL_WEIGHTS = {
     "4CH": {"plane": 10, "zoom": 10, "settings": 5, "artefacts": 5},
 }
 
+from .nonfetal import GLOBAL_WEIGHTS as _NONFETAL_WEIGHTS, NONFETAL  # noqa: E402
+
+GLOBAL_WEIGHTS.update(_NONFETAL_WEIGHTS)
 GA_RANGE = (18.0, 34.0)
 
 
@@ -165,7 +168,8 @@ def spec_from_severities(plane: str, sev: dict[str, float], rng: np.random.Gener
     )
     if rng.random() < 0.35:
         a0 = float(rng.uniform(amin, amax * 0.3))
-        acq.placenta = (a0, a0 + float(rng.uniform(0.4, 0.9)) * (amax - amin), float(rng.uniform(6, 18)))
+        placenta = (a0, a0 + float(rng.uniform(0.4, 0.9)) * (amax - amin), float(rng.uniform(6, 18)))
+        acq.placenta = None if plane in NONFETAL else placenta  # same draws either way
     if s["shadow"] > 0.0:
         dcs = 0.6 * maternal
         if geom.kind == "curvilinear":

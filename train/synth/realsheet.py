@@ -59,6 +59,9 @@ def sheet(out_png, hc18: Path | None, *, cols: int = 7, seed: int = 0) -> Path:
     rows.append(("SYNTHETIC abdomen, femur, 4CH (not assessed), real style",
                  [synthetic_tile(p, seed, 200 + i, {}) for i, p in
                   enumerate(["abdomen", "abdomen", "femur", "femur", "4CH", "4CH", "abdomen"][:cols])]))
+    rows.append(("SYNTHETIC non-fetal ultrasound (adult heart, adult abdomen; labelled plane none), real style",
+                 [synthetic_tile(p, seed, 300 + i, {}) for i, p in
+                  enumerate(["adult_heart", "adult_abdomen"] * ((cols + 1) // 2))][:cols]))
     rows.append(("SYNTHETIC plain style (the default), same seeds as row 2",
                  [synthetic_tile("head", seed, i, {}, realism=0.0) for i in range(cols)]))
     w, h = TILE

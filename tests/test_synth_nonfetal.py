@@ -58,3 +58,19 @@ def test_data_set_labels_them_plane_none_with_a_low_score(tmp_path):
     a, ra = render_item("adult_heart", 4, 0, 128)
     b, rb = render_item("adult_heart", 4, 0, 128)
     assert np.array_equal(a, b) and ra == rb  # deterministic in (seed, index)
+
+
+def test_non_fetal_rows_count_as_scans_for_the_density_check():
+    """The density check's two Gaussians: ultrasound scans (fetal or not) and frames that are not
+    ultrasound at all; a non-fetal scene is plane "none" but still a scan."""
+    from engine.result import PLANES
+    from train.data import Item
+    from train.prepared import head_targets, scan_rows
+
+    items = [Item("a.png", None, 5.0, None, "train", "none", None, {"kind": "adult_heart"}),
+             Item("b.png", None, 2.0, None, "train", "none", None, {"kind": "phantom"}),
+             Item("c.png", None, 70.0, None, "train", "head", None, {}),
+             Item("d.png", None, 1.0, None, "train", "none", None, {})]
+    plane, _ = head_targets(items)
+    assert list(plane) == [PLANES.index("none"), PLANES.index("none"), PLANES.index("head"), PLANES.index("none")]
+    assert list(scan_rows(items, plane)) == [True, False, True, False]

@@ -126,8 +126,9 @@ def fit_density(model, data: Prepared, device, seed: int = 0, n_fit: int = 8000,
     the squared Mahalanobis distance), with the threshold at the ``quantile`` of held-out
     (validation) distances, so about 1 − quantile of in-distribution frames raise it.
 
-    With ``cfg.ood_ratio`` a second Gaussian is fitted on the training's non-ultrasound frames (plane
-    "none") and the check fires when a frame is far from the scans (the cut-off as above: the check
+    Scans are the rows of ``Split.scan`` (fetal or non-fetal ultrasound); without it, rows not labelled
+    plane "none". With ``cfg.ood_ratio`` a second Gaussian is fitted on the training's other frames
+    (non-ultrasound: photos, noise, other modalities) and the check fires when a frame is far from the scans (the cut-off as above: the check
     fires on every frame the one-Gaussian check fires on) *or* its log-likelihood ratio (scans'
     distance − non-ultrasound distance) is above the validation scans' ``1 − (1 − quantile) / 2``
     quantile. Both cut-offs are stored in the graph and the output is a margin: the threshold is 0."""
@@ -138,7 +139,9 @@ def fit_density(model, data: Prepared, device, seed: int = 0, n_fit: int = 8000,
 
     none = PLANES.index("none")
 
-    def rows(split, scans=True):  # scans: rows that are ultrasound scans; else the frames labelled "none"
+    def rows(split, scans=True):  # scans: rows that are ultrasound scans (Split.scan); else the other frames
+        if getattr(split, "scan", None) is not None:
+            return np.flatnonzero(split.scan if scans else ~split.scan)
         if split.plane is None:
             return np.arange(len(split)) if scans else np.zeros(0, int)
         return np.flatnonzero((split.plane != none) if scans else (split.plane == none))

@@ -29,6 +29,9 @@ class Split:
     # rows with a map
     cells: np.ndarray | None = None
     has_cells: np.ndarray | None = None
+    # bool (N,): an ultrasound scan, fetal or not (the density check's scans), as against a frame that is
+    # not ultrasound at all (photo, noise, another modality); None: decided by ``plane`` (not "none")
+    scan: np.ndarray | None = None
 
     def __len__(self):
         return len(self.y)
@@ -150,7 +153,20 @@ def prepare_items(items, size: int, progress: Callable | None = None, what: str 
     plane, crit = head_targets(items)
     return Split(x, np.array([it.mos for it in items], np.float32), [it.name for it in items],
                  [getattr(it, "group", None) for it in items], plane, crit,
-                 cells if has.any() else None, has if has.any() else None)
+                 cells if has.any() else None, has if has.any() else None, scan_rows(items, plane))
+
+
+def scan_rows(items, plane: np.ndarray) -> np.ndarray:
+    """Which rows are ultrasound scans: every row not labelled plane "none", and the "none" rows whose
+    ``kind`` is a non-fetal ultrasound scene of the generator (train/synth/nonfetal.py) — ultrasound that
+    shows no fetal plane is still ultrasound; photos, noise and other modalities are not."""
+    from engine.result import PLANES
+
+    from .synth.nonfetal import NONFETAL
+
+    none = PLANES.index("none")
+    return np.array([p != none or str((it.extra or {}).get("kind", "")) in NONFETAL for p, it in zip(plane, items)],
+                    bool)
 
 
 def _generator_info(ds) -> dict | None:

@@ -28,6 +28,10 @@ def synthetic_tile(plane: str, seed: int, index: int, severity=None, realism: fl
     s = render_spec(spec, rng, size=TILE[1])
     img = s.image if s.image.ndim == 3 else cv2.cvtColor(s.image, cv2.COLOR_GRAY2BGR)
     tint = f" {spec.style.tint}" if spec.style is not None and spec.style.tint else ""
+    from .nonfetal import MOS_RANGE, NONFETAL
+
+    if plane in NONFETAL:  # the data set's label, not the generator's own audit of the scene
+        return img, f"{plane}: none, {MOS_RANGE[0]:.0f}-{MOS_RANGE[1]:.0f}{tint}"
     return img, f"{plane} q={s.q:.0f}{tint}"
 
 

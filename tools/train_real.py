@@ -29,10 +29,10 @@ rows), and round 2, `fuiqa train all --out model2 --config tools/real2_model.jso
 `--out model3 --config tools/real3_model.json` (init_from round 2, 3 epochs; the maps now also mark the
 required structures and `w_struct` keeps half the attention on them), and round 4, `fuiqa train all4b
 --out model4b --config tools/real4_model.json` (init_from round 3, 3 epochs; all4b = all4 with the
-plain-synthetic train rows twice: the shipped fuiqa-rt160-real3, chosen over the same run on all4 by
-val SRCC). The shipped round 4's density was refit afterwards (tools/refit_density.py, weights
-unchanged) when the density check's scans came to include the non-fetal rows. Checks:
-bench/bench_real.py --model runs/real/model4b/model_ood.fuiqa; install: --install that file.
+plain-synthetic train rows twice; chosen over the same run on all4 by val SRCC), and round 5, `fuiqa
+train all4b --out model5c --config tools/real5_model.json` (init_from round 4b, lr 2e-4, 2 epochs: the
+shipped fuiqa-rt160-real4, chosen over the same run on all5 — the rows three times — by val SRCC).
+Checks: bench/bench_real.py --model runs/real/model5c/model.fuiqa; install: --install that file.
 """
 from __future__ import annotations
 
@@ -142,12 +142,12 @@ NONFETAL_PARTS = (("nonfetal_screen", "nfs"), ("nonfetal_style", "nfy"))
 
 
 def extend_keeping_splits(work: Path, src: str = "all", dst: str = "all4", parts=NONFETAL_PARTS,
-                          seed: int = 0, fractions=(0.85, 0.1, 0.05), repeat: str = "") -> Path:
+                          seed: int = 0, fractions=(0.85, 0.1, 0.05), repeat: str = "", copies: int = 1) -> Path:
     """Round 4's data: ``src``'s rows plus ``parts``, with a ``split`` column. Every old row keeps the
     split it had (the rounds before trained on its train part: none of it may land in round 4's val or
     test); the new rows are split by group with the same seed and fractions (train.data's rule).
     ``repeat``: a name prefix (e.g. "images/syn_") whose *train* rows appear twice (a second hard
-    link): twice the weight for that part in training, val and test untouched."""
+    link; ``copies`` of them): 1 + copies times the weight for that part in training, val and test untouched."""
     from train.data import _assign_splits, load_labelled
 
     old = load_labelled(work / src, seed=seed, fractions=fractions, check_images=False)
@@ -163,8 +163,8 @@ def extend_keeping_splits(work: Path, src: str = "all", dst: str = "all4", parts
                 if not d.exists():
                     os.link(work / src / r[key], d)
         rows.append(dict(r, split=split_of[r["name"]]))
-        if repeat and r["name"].startswith(repeat) and split_of[r["name"]] == "train":
-            twin = "images/x2_" + Path(r["name"]).name
+        for c in range(copies if repeat and r["name"].startswith(repeat) and split_of[r["name"]] == "train" else 0):
+            twin = f"images/x{c + 2}_" + Path(r["name"]).name
             if not (out / twin).exists():
                 os.link(work / src / r["name"], out / twin)
             rows.append(dict(r, name=twin, split="train"))
@@ -182,7 +182,7 @@ HC18_CREDIT = ("HC18 (CC BY 4.0): T. L. A. van den Heuvel, D. de Bruijn, C. L. d
                "PLoS ONE 13(8): e0200412, 2018; doi 10.5281/zenodo.1327317")
 
 
-def install(model: Path, checks: Path | None, work: Path, dest: Path, name: str = "fuiqa-rt160-real3") -> None:
+def install(model: Path, checks: Path | None, work: Path, dest: Path, name: str = "fuiqa-rt160-real4") -> None:
     """Record what the model was trained on (and its real checks) in its metadata and install it
     atomically as the default model (modelpack.save writes a temp file, re-loads it, then renames)."""
     from engine import modelpack
@@ -198,7 +198,7 @@ def install(model: Path, checks: Path | None, work: Path, dest: Path, name: str 
                  f"shadow / lift-off maps for the heatmap, non-fetal ultrasound (an adult heart and abdomen: no "
                  f"fetal plane), non-ultrasound frames: noise, photos, phantoms, other modalities) + {hc['n_frames']} "
                  "real HC18 fetal head frames (GE Voluson) with controlled degradations and tile-shuffled decoys; "
-                 "fine-tuned from the synthetic model in four rounds. Abdomen, femur and 4CH were learnt from "
+                 "fine-tuned from the synthetic model in five rounds. Abdomen, femur and 4CH were learnt from "
                  "synthetic images only."),
         "hc18": {**hc, "split": "train part of sha1(name) % 4 != 0; the dev quarter never trained on"},
         "teacher": "SonoNet-16 (Apache-2.0, Baumgartner et al. 2017): brain-plane probability scores the HC18 anchors",
@@ -228,13 +228,15 @@ def main(argv=None) -> int:
     ap.add_argument("--config", default=str(ROOT / "tools" / "real_model.json"))
     ap.add_argument("--data-only", action="store_true")
     ap.add_argument("--install", metavar="MODEL", help="record training data + checks, install as the default model")
-    ap.add_argument("--name", default="fuiqa-rt160-real3", help="the installed model's name")
+    ap.add_argument("--name", default="fuiqa-rt160-real4", help="the installed model's name")
     ap.add_argument("--config2", default=str(ROOT / "tools" / "real2_model.json"),
                     help="the second round (after --config's): fine-tunes the first round's model with the maps and neg2 parts")
     ap.add_argument("--config3", default=str(ROOT / "tools" / "real3_model.json"),
                     help="the third round: fine-tunes round 2 with attention on the required structures (w_struct)")
     ap.add_argument("--config4", default=str(ROOT / "tools" / "real4_model.json"),
                     help="the fourth round: fine-tunes round 3 on all4 (all + SYNTHETIC non-fetal ultrasound, splits kept)")
+    ap.add_argument("--config5", default=str(ROOT / "tools" / "real5_model.json"),
+                    help="the fifth round: fine-tunes round 4b on all4b at a lower learning rate")
     ap.add_argument("--nonfetal", default="800,1200",
                     help="non-fetal ultrasound scenes: screen captures,real-style frames (0: no round 4)")
     ap.add_argument("--checks", default=str(ROOT / "bench" / "results" / "real_checks.json"))
@@ -276,7 +278,8 @@ def main(argv=None) -> int:
         extend_keeping_splits(work, dst="all4b", repeat="images/syn_")
     data4b = (work / "all4b") if data4 is not None else None
     rounds = ((work / "model", a.config, data), (work / "model2", a.config2, data), (work / "model3", a.config3, data),
-              (work / "model4", a.config4, data4), (work / "model4b", a.config4, data4b))
+              (work / "model4", a.config4, data4), (work / "model4b", a.config4, data4b),
+              (work / "model5c", a.config5, data4b))
     for out, config, data in rounds:  # round 1, 2, 3, 4: each fine-tunes the one before
         if data is None:
             continue

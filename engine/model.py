@@ -204,6 +204,8 @@ class MQF(nn.Module):
 
 #: graph outputs in export order (the last three only where ``cfg.heads``)
 OOD_FEATURES = ("embedding", "embedding+speckle")
+#: the density distances are capped here (under FP16's 65504) before the likelihood ratio is taken
+OOD_CAP = 6.0e4
 OUTPUTS = ("score", "heatmap", "attention", "plane", "criteria", "ood")
 
 #: a pixel counts as image (not letterbox padding, not black outside the fan) above this gray level
@@ -317,6 +319,9 @@ class MQFNet(nn.Module):
             if self.cfg.ood_ratio:  # > 0: far from the scans, or nearer the non-ultrasound frames
                 dl0 = v - self.density_mean0
                 d0 = ((dl0 @ self.density_prec0) * dl0).sum(1)
+                # capped below FP16's largest number: a frame far from both Gaussians overflows to inf in
+                # FP16 (CUDA autocast, TensorRT), and inf − inf would be NaN, which never fires
+                d1, d0 = torch.clamp(d1, max=OOD_CAP), torch.clamp(d0, max=OOD_CAP)
                 d1 = torch.maximum(d1 - self.density_cut[0], d1 - d0 - self.density_cut[1])
             out["ood"] = d1
         return out

@@ -233,3 +233,23 @@ def test_model_file_says_what_it_was_trained_on(tmp_path):
     real = modelpack.save(tmp_path / "r.fuiqa", meta, syn.onnx, syn.weights)
     assert real.training_note == "SYNTHETIC + 468 REAL HC18 HEAD FRAMES" and not real.synthetic
     assert "468 REAL HC18" in real.describe()
+
+
+def test_ratio_density_still_fires_when_fp16_overflows():
+    """A frame far from both Gaussians: in FP16 both distances overflow; capped, the check still fires
+    (inf − inf would be NaN, and NaN > 0 is False)."""
+    from engine.model import OOD_CAP, MQFNet, arch
+
+    torch.manual_seed(3)
+    m = MQFNet(arch("rt")).eval()
+    D = m.ood_dim
+    # distances ~8e4: above FP16's largest number (65504), fine in FP32
+    m.set_density(torch.zeros(D), torch.eye(D) * 3e4, torch.zeros(D), torch.eye(D) * 3e4, (300.0, 0.0))
+    x = torch.rand(2, 1, m.cfg.input_size, m.cfg.input_size)
+    with torch.no_grad():
+        o = m.outputs(x)
+    assert torch.all(o["ood"] > 0) and torch.all(o["ood"] <= OOD_CAP)
+    h = m.half()  # FP16 as on a GPU: both distances overflow to inf before the cap
+    with torch.no_grad():
+        oh = h.outputs(x.half())["ood"].float()
+    assert not torch.any(torch.isnan(oh)) and torch.all(oh > 0)

@@ -204,7 +204,8 @@ class MQF(nn.Module):
 
 #: graph outputs in export order (the last three only where ``cfg.heads``)
 OOD_FEATURES = ("embedding", "embedding+speckle")
-#: the density distances are capped here (under FP16's 65504) before the likelihood ratio is taken
+#: the density distances are capped at max(this, 10 × the far cut-off) before the likelihood ratio is
+#: taken (under FP16's largest number, 65504, for the models that can run in FP16)
 OOD_CAP = 6.0e4
 OUTPUTS = ("score", "heatmap", "attention", "plane", "criteria", "ood")
 
@@ -319,9 +320,11 @@ class MQFNet(nn.Module):
             if self.cfg.ood_ratio:  # > 0: far from the scans, or nearer the non-ultrasound frames
                 dl0 = v - self.density_mean0
                 d0 = ((dl0 @ self.density_prec0) * dl0).sum(1)
-                # capped below FP16's largest number: a frame far from both Gaussians overflows to inf in
-                # FP16 (CUDA autocast, TensorRT), and inf − inf would be NaN, which never fires
-                d1, d0 = torch.clamp(d1, max=OOD_CAP), torch.clamp(d0, max=OOD_CAP)
+                # capped: a frame far from both Gaussians overflows to inf in FP16 (CUDA autocast, TensorRT)
+                # and inf − inf would be NaN, which never fires. The cap (≥ 10 × the far cut-off) changes
+                # no decision: a distance above it fires by the far term anyway
+                cap = torch.clamp(self.density_cut[0:1] * 10.0, min=OOD_CAP)
+                d1, d0 = torch.minimum(d1, cap), torch.minimum(d0, cap)
                 d1 = torch.maximum(d1 - self.density_cut[0], d1 - d0 - self.density_cut[1])
             out["ood"] = d1
         return out

@@ -179,7 +179,11 @@ def fit_density(model, data: Prepared, device, seed: int = 0, n_fit: int = 8000,
         lw0 = LedoitWolf().fit(_outputs(model, tr.x[idx0], device)["ood_features"].astype(np.float64))
         q = 1.0 - (1.0 - quantile) / 2.0
         mean0, prec0, how = lw0.location_, lw0.precision_, "scans and non-ultrasound training frames"
-        cut = (float(np.quantile(d1, quantile)), float(np.quantile(d1 - maha(fv, lw0), q)))
+        from engine.model import OOD_CAP
+
+        far = float(np.quantile(d1, quantile))
+        cap = max(OOD_CAP, 10.0 * far)  # the graph caps both distances so (engine.model): calibrate alike
+        cut = (far, float(np.quantile(np.minimum(d1, cap) - np.minimum(maha(fv, lw0), cap), q)))
     with torch.no_grad():
         model.set_density(lw.location_, lw.precision_, mean0, prec0, cut)
     fired = float(np.mean(_outputs(model, val, device)["ood"] > 0.0))

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 from engine.result import CRITERION_LABELS, NOT_ASSESSED, plane_checklist
 
 OOD_TEXT = "⚠ unlike the training data — score may be wrong"
+NOT_BMODE_TEXT = "⚠ a colour picture, not a B-mode image — score may be wrong"
 TICK, CROSS = "✓", "✗"
 GOOD_C, BAD_C = "#3fb950", "#f85149"
 #: shorter words for the two-column checklist (a narrow panel); the tooltip has the full ones
@@ -163,6 +164,10 @@ class PlanePanel(QFrame):
                                                   and not result.assessed) else ""
         self.checks.set_rows(rows, note)
         ood = bool(result is not None and result.ood)
+        if ood:
+            text = NOT_BMODE_TEXT if getattr(result, "not_bmode", False) else OOD_TEXT
+            if self.ood.text() != text:
+                self.ood.setText(text)
         if ood != self.ood.isVisibleTo(self):
             self.ood.setVisible(ood)
 
@@ -201,4 +206,4 @@ class PlanePanel(QFrame):
             super().paintEvent(e)
 
 
-__all__ = ["PlanePanel", "checklist_rows", "plane_words", "OOD_TEXT", "NOT_ASSESSED"]
+__all__ = ["PlanePanel", "checklist_rows", "plane_words", "OOD_TEXT", "NOT_BMODE_TEXT", "NOT_ASSESSED"]

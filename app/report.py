@@ -137,7 +137,7 @@ def exam_report_image(exam, header: dict, width: int = 1240) -> QImage:
         how = "automatic capture" if c.auto else "captured by key"
         p.drawText(QRectF(x1, yy + 4, pg.W - x1 - pg.m, 22), Qt.AlignLeft,
                    f"{how}, {time.strftime('%H:%M:%S', time.localtime(c.t))}"
-                   + (" · ⚠ unlike the training data" if c.result.ood else ""))
+                   + (f" · ⚠ {getattr(c.result, 'ood_reason', '') or 'unlike the training data'}" if c.result.ood else ""))
         pg.y = max(y0 + 34 + qi.height(), yy + 26) + 24  # tight: the next plane right below
     return pg.finish()
 

@@ -8,7 +8,10 @@ other material, listed here: other DICOMs of pydicom-data (a 512² CT, a 1024² 
 64² MR, two chest radiographs), procedural "dead leaves" photos (the classic model of natural-image
 statistics) and other noise (salt and pepper, stripes, blocks), each frame with a flip and two grey
 maps; and the real HC18 dev split (skips cleanly when absent). Every frame takes the product path:
-ROI found on the frame, ORT scorer.
+ROI found on the frame, ORT scorer. A second table gives the colour check (engine/bmode.py) on the
+material its cut-off was chosen on: the dead-leaves photos (to flag) and B-mode images in colour —
+the scanner screens of pydicom / pydicom-data (not bench_real's adult echo) and the generator's
+tinted frames, plain and as JPEG (to pass).
 """
 from __future__ import annotations
 
@@ -75,6 +78,55 @@ def design_frames() -> dict:
     return g
 
 
+#: pydicom / pydicom-data scanner screens for the colour check (the ROI tests' captures), without
+#: bench_real's adult echo (examples "ybr_color") and its twin in pydicom-data
+SCREENS = (("examples", "palette_color"), ("examples", "rgb_color"), ("examples", "jpeg2k"),
+           ("data", "OBXXXX1A.dcm"), ("data", "US1_UNCR.dcm"), ("data", "US1_J2KR.dcm"),
+           ("data", "gdcm-US-ALOKA-16.dcm"))
+
+
+def colour_frames() -> dict:
+    """Frames for engine/bmode.py's colour check: colour pictures (dead leaves) and B-mode images in
+    colour (real scanner screens, the generator's tinted frames plain and as JPEG)."""
+    import cv2
+    from pydicom import examples
+    from pydicom.data import get_testdata_file
+
+    from engine.sources import open_source
+    from train.synth import render_sample
+
+    screens = []
+    for kind, name in SCREENS:
+        with open_source(str(examples.get_path(name)) if kind == "examples" else get_testdata_file(name)) as src:
+            fs = [f.image for f in src]
+        screens += fs[:: max(1, len(fs) // 4)]
+    tinted, jpeg = [], []
+    for plane in ("head", "abdomen", "femur", "4CH", "adult_heart"):
+        for i in range(40):
+            im = render_sample(plane, 99, i, size=256, realism=1.0).image
+            if im.ndim == 3:
+                tinted.append(im)
+                jpeg.append(cv2.imdecode(cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, 60])[1], 1))
+    return {"dead_leaves": [dead_leaves(np.random.default_rng(50 + k)) for k in range(12)],
+            "scanner_screens": screens, "tinted_synthetic": tinted, "tinted_synthetic_jpeg60": jpeg}
+
+
+def colour_table() -> dict:
+    from engine.bmode import offmap_share, not_bmode
+    from engine.roi import find_roi
+
+    out = {}
+    print("\n| colour check (engine/bmode.py) | n | share off the colour map: min | max | flagged |")
+    print("|---|---|---|---|---|")
+    for k, fs in colour_frames().items():
+        v = np.array([offmap_share(f, find_roi(f).box) for f in fs])
+        out[k] = {"n": len(v), "min": float(v.min()), "max": float(v.max()),
+                  "flagged": float(np.mean([not_bmode(x) for x in v]))}
+        print(f"| {k} | {len(v)} | {v.min():.3f} | {v.max():.3f} | {out[k]['flagged']:.2f} |")
+    print("target: dead leaves flagged, every B-mode image (screens, tinted) not")
+    return out
+
+
 def main(argv=None) -> int:
     from bench.bench_real import score_frames
     from engine import modelpack
@@ -102,6 +154,7 @@ def main(argv=None) -> int:
         print(f"| {pkg.meta.get('name')} ({Path(path).name}) | {feats} | "
               + " | ".join(f"{v['ood_share']:.2f} (n={v['n']})" for v in row.values()) + " |", flush=True)
     print("cells: share of frames flagged 'unlike the training data' (target: hc18_dev < 0.10, others ≥ 0.95)")
+    out["colour_check"] = colour_table()
     Path(a.json).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(a.json, json.dumps(out, indent=1).encode())
     return 0

@@ -14,6 +14,8 @@ iterating) gives a :class:`FrameResult` for one frame, with everything in words 
     r.criteria       # {criterion: True/False} for the plane's checklist, or None
     r.criteria_prob  # {criterion: probability}, or None
     r.ood            # True when the frame is unlike the training data; None when the model has no check
+    r.ood_reason     # why, in words ("" when not flagged)
+    r.colour_share   # share of the image off its own colour map (engine/bmode.py); > 0.5: not B-mode
 
 Models without the plane / criteria / OOD outputs (older ``.fuiqa`` files) give ``None`` there, and
 the screens say "not assessed by this model". This module imports neither Qt nor torch.
@@ -23,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .bmode import OFF_SHARE, not_bmode
 
 #: clinical bands (defaults; the GUI's settings may move them)
 STANDARD, ACCEPTABLE = 80.0, 60.0
@@ -104,6 +108,20 @@ class FrameResult:
     ood_score: float | None = None
     index: int | None = None
     extra: dict = field(default_factory=dict)
+    colour_share: float | None = None
+
+    @property
+    def not_bmode(self) -> bool:
+        """A colour picture rather than a B-mode image (most of it off its own colour map)."""
+        return self.colour_share is not None and not_bmode(self.colour_share)
+
+    @property
+    def ood_reason(self) -> str:
+        if not self.ood:
+            return ""
+        if self.not_bmode:
+            return "a colour picture, not a B-mode ultrasound image"
+        return "unlike the training data"
 
     @property
     def band(self) -> str:
@@ -165,6 +183,7 @@ class ScoreResult:
     ood_threshold: float | None = None
     plane_names: tuple[str, ...] = PLANES
     criteria_names: tuple[str, ...] = CRITERIA
+    colour_share: np.ndarray | None = None  # (N,) engine/bmode.py's statistic, from the colour frames
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -177,9 +196,14 @@ class ScoreResult:
 
     @property
     def ood(self) -> np.ndarray | None:
+        """The model's density check, or'ed with the colour check (where the frames' colours were seen);
+        None when the model has no density check."""
         if self.ood_score is None or self.ood_threshold is None:
             return None
-        return self.ood_score > self.ood_threshold
+        flag = self.ood_score > self.ood_threshold
+        if self.colour_share is not None:
+            flag = flag | (self.colour_share > OFF_SHARE)
+        return flag
 
     def __getitem__(self, i: int) -> FrameResult:
         n = len(self)
@@ -195,12 +219,16 @@ class ScoreResult:
         if self.criteria is not None:
             crit = {nm: float(v) for nm, v in zip(self.criteria_names, self.criteria[i])}
         ood = None if self.ood_score is None or self.ood_threshold is None else self.ood_score[i] > self.ood_threshold
+        share = None if self.colour_share is None else float(self.colour_share[i])
+        if ood is not None and share is not None:
+            ood = ood or not_bmode(share)
         return FrameResult(
             score=float(self.scores[i]), heatmap=self.heatmaps[i],
             attention=None if self.attention is None else self.attention[i],
             plane=plane, plane_confidence=conf, plane_probs=probs, criteria_prob=crit,
             ood=None if ood is None else bool(ood),
             ood_score=None if self.ood_score is None else float(self.ood_score[i]), index=i,
+            colour_share=share,
         )
 
     def __iter__(self):
@@ -218,7 +246,7 @@ def concat(parts: list[ScoreResult]) -> ScoreResult:
 
     p0 = parts[0]
     return ScoreResult(cat("scores"), cat("heatmaps"), cat("attention"), cat("plane_probs"), cat("criteria"),
-                       cat("ood_score"), p0.ood_threshold, p0.plane_names, p0.criteria_names)
+                       cat("ood_score"), p0.ood_threshold, p0.plane_names, p0.criteria_names, cat("colour_share"))
 
 
 def empty(heatmap_size: int) -> ScoreResult:

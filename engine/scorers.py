@@ -35,6 +35,7 @@ import threading
 import numpy as np
 
 from . import modelpack
+from .bmode import offmap_share
 from .preprocess import preprocess
 from .result import CRITERIA, PLANES, FrameResult, ScoreResult, concat, empty
 
@@ -154,7 +155,10 @@ class Scorer:
             x = self._batch(len(fs))
             for i, (f, r) in enumerate(zip(fs, bs)):
                 preprocess(f, r, self.input_size, out=x[i])
-            parts.append(self.score_tensor(x))
+            res = self.score_tensor(x)
+            # the colour check needs the colour frame, which the graph never sees (engine/bmode.py)
+            res.colour_share = np.array([offmap_share(f, r) for f, r in zip(fs, bs)], np.float32)
+            parts.append(res)
         return concat(parts)
 
     def score_one(self, frame: np.ndarray, roi=None) -> tuple[float, np.ndarray]:
@@ -165,8 +169,11 @@ class Scorer:
     def result_one(self, frame: np.ndarray, roi=None) -> FrameResult:
         """One frame (any layout) -> its :class:`~engine.result.FrameResult` (plane, checklist, OOD …)."""
         x = self._batch(1)
-        preprocess(np.asarray(frame), _roi_box(roi, 0), self.input_size, out=x[0])
-        return self.score_tensor(x)[0]
+        frame, box = np.asarray(frame), _roi_box(roi, 0)
+        preprocess(frame, box, self.input_size, out=x[0])
+        res = self.score_tensor(x)
+        res.colour_share = np.array([offmap_share(frame, box)], np.float32)
+        return res[0]
 
     def score_tensor(self, x: np.ndarray) -> ScoreResult:  # (N,1,S,S) float32
         raise NotImplementedError

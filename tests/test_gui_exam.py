@@ -21,7 +21,7 @@ def _result(plane="head", score=85.0, met=None, ood=False):
 
 
 def test_panel_shows_plane_words_and_checklist(qtbot):
-    from app.plane_panel import OOD_TEXT, PlanePanel
+    from app.plane_panel import NOT_BMODE_TEXT, OOD_TEXT, PlanePanel
 
     p = PlanePanel()
     qtbot.addWidget(p)
@@ -38,6 +38,12 @@ def test_panel_shows_plane_words_and_checklist(qtbot):
     p.set_result(_result("femur", ood=True))
     assert p.plane_label.text() == "Femur — FL plane" and p.ood.isVisible() and p.ood.text() == OOD_TEXT
     assert [c for c, _, _ in p.rows()][:3] == ["diaphysis", "end_a", "end_b"]
+    photo = _result("head", ood=True)
+    photo.colour_share = 0.9  # engine/bmode.py: most of the picture off its own colour map
+    p.set_result(photo)
+    assert p.ood.isVisible() and p.ood.text() == NOT_BMODE_TEXT
+    p.set_result(_result("femur", ood=True))
+    assert p.ood.text() == OOD_TEXT
     p.set_result(_result("4CH"))
     assert "not assessed" in p.plane_label.text() and p.rows() == []
 

@@ -22,6 +22,9 @@ Data (all under --work; nothing of it is committed):
            heart, an adult abdomen) on scanner screens (seed 1400) and in the real style (1401),
            labelled plane none, 1–10 points;
   all4/    all/ + the non-fetal parts, with a split column: every row of all/ keeps its split.
+  nonfetal_real/  REAL non-fetal ultrasound: pydicom-data's GE lymph node, ALOKA pelvis and Philips
+           near-empty fan, cropped and shown in 1,500 ways (train/nonfetal_real.py, seed 1500);
+  all6/    all4b/ + nonfetal_real/, the new rows all in the train split.
 Then round 1, `fuiqa train all --out model --config tools/real_model.json` (init_from the synthetic
 model runs/real/base.fuiqa; the shipped round 1 ran before the maps and neg2 parts existed, on 26,752
 rows), and round 2, `fuiqa train all --out model2 --config tools/real2_model.json` (init_from round 1,
@@ -31,8 +34,12 @@ required structures and `w_struct` keeps half the attention on them), and round 
 --out model4b --config tools/real4_model.json` (init_from round 3, 3 epochs; all4b = all4 with the
 plain-synthetic train rows twice; chosen over the same run on all4 by val SRCC), and round 5, `fuiqa
 train all4b --out model5c --config tools/real5_model.json` (init_from round 4b, lr 2e-4, 2 epochs: the
-shipped fuiqa-rt160-real4, chosen over the same run on all5 — the rows three times — by val SRCC).
-Checks: bench/bench_real.py --model runs/real/model5c/model.fuiqa; install: --install that file.
+fuiqa-rt160-real4, chosen over the same run on all5 — the rows three times — by val SRCC),
+and round 6, `fuiqa train all6 --out model6f --config tools/real6f_model.json` (init_from round 5,
+lr 1e-4, 2 epochs; all6 = all4b + 1,500 frames of pydicom-data's REAL non-fetal scans,
+train/nonfetal_real.py, in the train split only: the shipped fuiqa-rt160-real5, chosen over the same
+run at lr 2e-4, tools/real6_model.json, by val SRCC; runs/real/selection6.md).
+Checks: bench/bench_real.py --model runs/real/model6f/model.fuiqa; install: --install that file.
 """
 from __future__ import annotations
 
@@ -142,12 +149,15 @@ NONFETAL_PARTS = (("nonfetal_screen", "nfs"), ("nonfetal_style", "nfy"))
 
 
 def extend_keeping_splits(work: Path, src: str = "all", dst: str = "all4", parts=NONFETAL_PARTS,
-                          seed: int = 0, fractions=(0.85, 0.1, 0.05), repeat: str = "", copies: int = 1) -> Path:
+                          seed: int = 0, fractions=(0.85, 0.1, 0.05), repeat: str = "", copies: int = 1,
+                          new_split: str | None = None) -> Path:
     """Round 4's data: ``src``'s rows plus ``parts``, with a ``split`` column. Every old row keeps the
     split it had (the rounds before trained on its train part: none of it may land in round 4's val or
     test); the new rows are split by group with the same seed and fractions (train.data's rule).
     ``repeat``: a name prefix (e.g. "images/syn_") whose *train* rows appear twice (a second hard
-    link; ``copies`` of them): 1 + copies times the weight for that part in training, val and test untouched."""
+    link; ``copies`` of them): 1 + copies times the weight for that part in training, val and test untouched.
+    ``new_split``: every new row in that split instead (round 6's three real non-fetal scans: train only,
+    since a val or test row would be a crop of a training image)."""
     from train.data import _assign_splits, load_labelled
 
     old = load_labelled(work / src, seed=seed, fractions=fractions, check_images=False)
@@ -171,8 +181,11 @@ def extend_keeping_splits(work: Path, src: str = "all", dst: str = "all4", parts
     new = []
     for part, prefix in parts:
         new += link_into(out, work / part, read_rows(work / part / "labels.csv"), prefix)
-    groups = _assign_splits([r.get("group") or r["name"] for r in new], seed, fractions)
-    rows += [dict(r, split=groups[r.get("group") or r["name"]]) for r in new]
+    if new_split is not None:
+        rows += [dict(r, split=new_split) for r in new]
+    else:
+        groups = _assign_splits([r.get("group") or r["name"] for r in new], seed, fractions)
+        rows += [dict(r, split=groups[r.get("group") or r["name"]]) for r in new]
     write_rows(out / "labels.csv", rows)
     print(f"{dst}: {len(rows) - len(new)} rows of {src} (splits kept) + {len(new)} new rows")
     return out
@@ -182,7 +195,11 @@ HC18_CREDIT = ("HC18 (CC BY 4.0): T. L. A. van den Heuvel, D. de Bruijn, C. L. d
                "PLoS ONE 13(8): e0200412, 2018; doi 10.5281/zenodo.1327317")
 
 
-def install(model: Path, checks: Path | None, work: Path, dest: Path, name: str = "fuiqa-rt160-real4") -> None:
+PYDICOM_DATA_CREDIT = ("pydicom-data 1.0 test files (MIT licence, the pydicom project): US1_UNCR.dcm, "
+                       "gdcm-US-ALOKA-16.dcm, OBXXXX1A.dcm")
+
+
+def install(model: Path, checks: Path | None, work: Path, dest: Path, name: str = "fuiqa-rt160-real5") -> None:
     """Record what the model was trained on (and its real checks) in its metadata and install it
     atomically as the default model (modelpack.save writes a temp file, re-loads it, then renames)."""
     from engine import modelpack
@@ -197,12 +214,14 @@ def install(model: Path, checks: Path | None, work: Path, dest: Path, name: str 
         "long": (f"synthetic images (plain fans, screen captures, real-style frames incl. a 4CH heart, fans with "
                  f"shadow / lift-off maps for the heatmap, non-fetal ultrasound (an adult heart and abdomen: no "
                  f"fetal plane), non-ultrasound frames: noise, photos, phantoms, other modalities) + {hc['n_frames']} "
-                 "real HC18 fetal head frames (GE Voluson) with controlled degradations and tile-shuffled decoys; "
-                 "fine-tuned from the synthetic model in five rounds. Abdomen, femur and 4CH were learnt from "
+                 "real HC18 fetal head frames (GE Voluson) with controlled degradations and tile-shuffled decoys "
+                 "+ three real NON-fetal scans of pydicom-data (a lymph node, a pelvis, an empty fan; plane none); "
+                 "fine-tuned from the synthetic model in six rounds. Abdomen, femur and 4CH were learnt from "
                  "synthetic images only."),
         "hc18": {**hc, "split": "train part of sha1(name) % 4 != 0; the dev quarter never trained on"},
         "teacher": "SonoNet-16 (Apache-2.0, Baumgartner et al. 2017): brain-plane probability scores the HC18 anchors",
         "attribution": HC18_CREDIT,
+        "real_nonfetal": PYDICOM_DATA_CREDIT,
     }
     if checks and checks.exists():
         rc = json.loads(checks.read_text())
@@ -228,7 +247,7 @@ def main(argv=None) -> int:
     ap.add_argument("--config", default=str(ROOT / "tools" / "real_model.json"))
     ap.add_argument("--data-only", action="store_true")
     ap.add_argument("--install", metavar="MODEL", help="record training data + checks, install as the default model")
-    ap.add_argument("--name", default="fuiqa-rt160-real4", help="the installed model's name")
+    ap.add_argument("--name", default="fuiqa-rt160-real5", help="the installed model's name")
     ap.add_argument("--config2", default=str(ROOT / "tools" / "real2_model.json"),
                     help="the second round (after --config's): fine-tunes the first round's model with the maps and neg2 parts")
     ap.add_argument("--config3", default=str(ROOT / "tools" / "real3_model.json"),
@@ -237,6 +256,10 @@ def main(argv=None) -> int:
                     help="the fourth round: fine-tunes round 3 on all4 (all + SYNTHETIC non-fetal ultrasound, splits kept)")
     ap.add_argument("--config5", default=str(ROOT / "tools" / "real5_model.json"),
                     help="the fifth round: fine-tunes round 4b on all4b at a lower learning rate")
+    ap.add_argument("--config6", default=str(ROOT / "tools" / "real6f_model.json"),
+                    help="the sixth round: fine-tunes round 5 on all6 (all4b + REAL non-fetal ultrasound, train only)")
+    ap.add_argument("--real-nonfetal", type=int, default=1500,
+                    help="frames of pydicom-data's real non-fetal scans (train/nonfetal_real.py; 0: no round 6)")
     ap.add_argument("--nonfetal", default="800,1200",
                     help="non-fetal ultrasound scenes: screen captures,real-style frames (0: no round 4)")
     ap.add_argument("--checks", default=str(ROOT / "bench" / "results" / "real_checks.json"))
@@ -277,9 +300,16 @@ def main(argv=None) -> int:
     if data4 is not None and not (work / "all4b" / "labels.csv").exists():
         extend_keeping_splits(work, dst="all4b", repeat="images/syn_")
     data4b = (work / "all4b") if data4 is not None else None
+    data6 = (work / "all6") if data4b is not None and a.real_nonfetal else None
+    if data6 is not None and not (data6 / "labels.csv").exists():
+        from train.nonfetal_real import write_real_nonfetal
+
+        if not (work / "nonfetal_real" / "labels.csv").exists():
+            write_real_nonfetal(work / "nonfetal_real", a.real_nonfetal, seed=1500)
+        extend_keeping_splits(work, src="all4b", dst="all6", parts=(("nonfetal_real", "nfr"),), new_split="train")
     rounds = ((work / "model", a.config, data), (work / "model2", a.config2, data), (work / "model3", a.config3, data),
               (work / "model4", a.config4, data4), (work / "model4b", a.config4, data4b),
-              (work / "model5c", a.config5, data4b))
+              (work / "model5c", a.config5, data4b), (work / "model6f", a.config6, data6))
     for out, config, data in rounds:  # round 1, 2, 3, 4: each fine-tunes the one before
         if data is None:
             continue

@@ -158,14 +158,17 @@ def prepare_items(items, size: int, progress: Callable | None = None, what: str 
 
 def scan_rows(items, plane: np.ndarray) -> np.ndarray:
     """Which rows are ultrasound scans: every row not labelled plane "none", and the "none" rows whose
-    ``kind`` is a non-fetal ultrasound scene of the generator (train/synth/nonfetal.py) — ultrasound that
-    shows no fetal plane is still ultrasound; photos, noise and other modalities are not."""
+    ``kind`` is a non-fetal ultrasound scene of the generator (train/synth/nonfetal.py) or a real
+    non-fetal scan (train/nonfetal_real.py) — ultrasound that shows no fetal plane is still ultrasound;
+    photos, noise and other modalities are not."""
     from engine.result import PLANES
 
+    from .nonfetal_real import KIND as REAL_NONFETAL
     from .synth.nonfetal import NONFETAL
 
+    kinds = set(NONFETAL) | {REAL_NONFETAL}
     none = PLANES.index("none")
-    return np.array([p != none or str((it.extra or {}).get("kind", "")) in NONFETAL for p, it in zip(plane, items)],
+    return np.array([p != none or str((it.extra or {}).get("kind", "")) in kinds for p, it in zip(plane, items)],
                     bool)
 
 

@@ -1,0 +1,74 @@
+"""train/nonfetal_real.py: pydicom-data's real non-fetal scans as plane-"none" training rows."""
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pydicom")
+
+
+def _have_data() -> bool:
+    try:
+        from pydicom.data import get_testdata_file
+
+        from train.nonfetal_real import FILES
+
+        return all(get_testdata_file(f) for f in FILES)
+    except Exception:  # noqa: BLE001 - no pydicom-data: the tests skip
+        return False
+
+
+needs_data = pytest.mark.skipif(not _have_data(), reason="pydicom-data not installed")
+
+
+@needs_data
+def test_rows_and_images(tmp_path):
+    import cv2
+
+    from train.data import load_labelled
+    from train.nonfetal_real import FILES, KIND, write_real_nonfetal
+
+    rows = write_real_nonfetal(tmp_path, 9, seed=3)
+    assert len(rows) == 9
+    assert {r["group"] for r in rows} == {f"nfr_{f[:-4]}" for f in FILES}  # the sources in turn
+    assert all(r["plane"] == "none" and r["kind"] == KIND and r["split"] == "train" for r in rows)
+    assert all(1.0 <= float(r["mos"]) <= 10.0 for r in rows)
+    with open(tmp_path / "labels.csv", newline="") as f:
+        assert [r["name"] for r in csv.DictReader(f)] == [r["name"] for r in rows]
+    shapes = set()
+    for r in rows:
+        im = cv2.imread(str(tmp_path / r["name"]))
+        assert im is not None and im.ndim == 3 and min(im.shape[:2]) >= 16
+        shapes.add(im.shape)
+    assert len(shapes) > 3  # crops, sizes and canvases vary
+    ds = load_labelled(tmp_path)  # the trainer reads them; every row in train
+    assert {it.split for it in ds.items} == {"train"}
+
+
+@needs_data
+def test_deterministic_in_seed_and_index(tmp_path):
+    import cv2
+
+    from train.nonfetal_real import write_real_nonfetal
+
+    a = write_real_nonfetal(tmp_path / "a", 4, seed=5)
+    b = write_real_nonfetal(tmp_path / "b", 4, seed=5)
+    c = write_real_nonfetal(tmp_path / "c", 4, seed=6)
+    same = [np.array_equal(cv2.imread(str(tmp_path / "a" / x["name"])), cv2.imread(str(tmp_path / "b" / y["name"])))
+            for x, y in zip(a, b)]
+    assert all(same) and [r["mos"] for r in a] == [r["mos"] for r in b]
+    assert [r["mos"] for r in a] != [r["mos"] for r in c]
+
+
+def test_real_non_fetal_rows_count_as_scans():
+    """Real non-fetal ultrasound is still ultrasound for the density check (like the generator's)."""
+    from train.data import Item
+    from train.nonfetal_real import KIND
+    from train.prepared import head_targets, scan_rows
+
+    items = [Item("a.png", None, 5.0, None, "train", "none", None, {"kind": KIND}),
+             Item("b.png", None, 2.0, None, "train", "none", None, {"kind": "leaves"})]
+    plane, _ = head_targets(items)
+    assert list(scan_rows(items, plane)) == [True, False]

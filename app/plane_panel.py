@@ -11,6 +11,17 @@ from engine.result import CRITERION_LABELS, NOT_ASSESSED, plane_checklist
 
 OOD_TEXT = "⚠ unlike the training data — score may be wrong"
 NOT_BMODE_TEXT = "⚠ a colour picture, not a B-mode image — score may be wrong"
+NOISE_TEXT = "⚠ noise, not an image (no video on the input?) — score may be wrong"
+
+
+def ood_text(result) -> str:
+    """The warning line for a flagged result: why, in words (engine/bmode.py's reasons or the density)."""
+    why = getattr(result, "ood_reason", "")
+    if why.startswith("a colour picture"):
+        return NOT_BMODE_TEXT
+    if why.startswith("noise"):
+        return NOISE_TEXT
+    return OOD_TEXT
 TICK, CROSS = "✓", "✗"
 GOOD_C, BAD_C = "#3fb950", "#f85149"
 #: shorter words for the two-column checklist (a narrow panel); the tooltip has the full ones
@@ -165,7 +176,7 @@ class PlanePanel(QFrame):
         self.checks.set_rows(rows, note)
         ood = bool(result is not None and result.ood)
         if ood:
-            text = NOT_BMODE_TEXT if getattr(result, "not_bmode", False) else OOD_TEXT
+            text = ood_text(result)
             if self.ood.text() != text:
                 self.ood.setText(text)
         if ood != self.ood.isVisibleTo(self):
@@ -206,4 +217,4 @@ class PlanePanel(QFrame):
             super().paintEvent(e)
 
 
-__all__ = ["PlanePanel", "checklist_rows", "plane_words", "OOD_TEXT", "NOT_BMODE_TEXT", "NOT_ASSESSED"]
+__all__ = ["PlanePanel", "checklist_rows", "plane_words", "OOD_TEXT", "NOT_BMODE_TEXT", "NOISE_TEXT", "ood_text", "NOT_ASSESSED"]

@@ -8,10 +8,11 @@ other material, listed here: other DICOMs of pydicom-data (a 512² CT, a 1024² 
 64² MR, two chest radiographs), procedural "dead leaves" photos (the classic model of natural-image
 statistics) and other noise (salt and pepper, stripes, blocks), each frame with a flip and two grey
 maps; and the real HC18 dev split (skips cleanly when absent). Every frame takes the product path:
-ROI found on the frame, ORT scorer. A second table gives the colour check (engine/bmode.py) on the
-material its cut-off was chosen on: the dead-leaves photos (to flag) and B-mode images in colour —
-the scanner screens of pydicom / pydicom-data (not bench_real's adult echo) and the generator's
-tinted frames, plain and as JPEG (to pass).
+ROI found on the frame, ORT scorer. A second table gives the B-mode checks (engine/bmode.py: colour
+and grain) on the material their cut-offs were chosen on: the dead-leaves photos and the
+salt-and-pepper noise (to flag) and B-mode images — the scanner screens of pydicom / pydicom-data (not
+bench_real's adult echo), the generator's tinted frames, plain and as JPEG, its frames from 320×240 to
+1080p, and the HC18 dev frames (to pass).
 """
 from __future__ import annotations
 
@@ -42,6 +43,24 @@ def dead_leaves(rng, h=480, w=640):
     return cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 2))
 
 
+def design_noise() -> list:
+    """Salt and pepper, stripes, blocks (540x720), four of each."""
+    import cv2
+
+    nz = []
+    for k in range(12):
+        r = np.random.default_rng(80 + k)
+        h, w = 540, 720
+        if k % 3 == 0:
+            z = (r.random((h, w)) < 0.5).astype(np.uint8) * 255
+        elif k % 3 == 1:
+            z = np.tile((np.arange(w) // r.integers(3, 30) % 2 * 255).astype(np.uint8), (h, 1))
+        else:
+            z = cv2.resize(r.integers(0, 256, (h // 16, w // 16), dtype=np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+        nz.append(z)
+    return nz
+
+
 def design_frames() -> dict:
     import cv2
     from pydicom.data import get_testdata_file
@@ -57,18 +76,7 @@ def design_frames() -> dict:
          "mr": sum([_variants(f) for f in dcm("MR2_UNCR.dcm") + dcm("emri_small.dcm", (0, 5, 9))], []),
          "xray": sum([_variants(f) for f in dcm("RG1_UNCR.dcm") + dcm("RG3_UNCR.dcm")], []),
          "photo": [dead_leaves(np.random.default_rng(50 + k)) for k in range(12)]}
-    nz = []
-    for k in range(12):
-        r = np.random.default_rng(80 + k)
-        h, w = 540, 720
-        if k % 3 == 0:
-            z = (r.random((h, w)) < 0.5).astype(np.uint8) * 255
-        elif k % 3 == 1:
-            z = np.tile((np.arange(w) // r.integers(3, 30) % 2 * 255).astype(np.uint8), (h, 1))
-        else:
-            z = cv2.resize(r.integers(0, 256, (h // 16, w // 16), dtype=np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
-        nz.append(z)
-    g["noise"] = nz
+    g["noise"] = design_noise()
     try:
         from train.real import hc18_split, read_item
 
@@ -100,30 +108,47 @@ def colour_frames() -> dict:
         with open_source(str(examples.get_path(name)) if kind == "examples" else get_testdata_file(name)) as src:
             fs = [f.image for f in src]
         screens += fs[:: max(1, len(fs) // 4)]
-    tinted, jpeg = [], []
+    tinted, jpeg, sizes = [], [], []
     for plane in ("head", "abdomen", "femur", "4CH", "adult_heart"):
         for i in range(40):
             im = render_sample(plane, 99, i, size=256, realism=1.0).image
             if im.ndim == 3:
                 tinted.append(im)
                 jpeg.append(cv2.imdecode(cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, 60])[1], 1))
-    return {"dead_leaves": [dead_leaves(np.random.default_rng(50 + k)) for k in range(12)],
-            "scanner_screens": screens, "tinted_synthetic": tinted, "tinted_synthetic_jpeg60": jpeg}
+            if i < 8:  # the generator's frames, plain and real style, down to 320x240 and up to 1080p
+                plain = render_sample(plane, 98, i, size=256).image
+                for sz in ((320, 240), (1920, 1080)):
+                    for x in (plain, im):
+                        sizes.append(cv2.resize(x, sz, interpolation=cv2.INTER_AREA if sz[0] < x.shape[1] else cv2.INTER_LINEAR))
+    salt = design_noise()[0::3]  # salt and pepper: white binary noise
+    out = {"dead_leaves": [dead_leaves(np.random.default_rng(50 + k)) for k in range(12)],
+           "salt_and_pepper_noise": salt,
+           "scanner_screens": screens, "tinted_synthetic": tinted, "tinted_synthetic_jpeg60": jpeg,
+           "synthetic_320x240_to_1080p": sizes}
+    try:
+        from train.real import hc18_split, read_item
+
+        out["hc18_dev"] = [read_item(it)[0] for it in hc18_split()[1]]
+    except FileNotFoundError:
+        pass
+    return out
 
 
 def colour_table() -> dict:
-    from engine.bmode import offmap_share, not_bmode
+    from engine.bmode import grain_corr, not_bmode, offmap_share
     from engine.roi import find_roi
 
     out = {}
-    print("\n| colour check (engine/bmode.py) | n | share off the colour map: min | max | flagged |")
-    print("|---|---|---|---|---|")
+    print("\n| B-mode checks (engine/bmode.py) | n | off the colour map: min | max | grain: min | max | flagged |")
+    print("|---|---|---|---|---|---|---|")
     for k, fs in colour_frames().items():
-        v = np.array([offmap_share(f, find_roi(f).box) for f in fs])
-        out[k] = {"n": len(v), "min": float(v.min()), "max": float(v.max()),
-                  "flagged": float(np.mean([not_bmode(x) for x in v]))}
-        print(f"| {k} | {len(v)} | {v.min():.3f} | {v.max():.3f} | {out[k]['flagged']:.2f} |")
-    print("target: dead leaves flagged, every B-mode image (screens, tinted) not")
+        boxes = [find_roi(f).box for f in fs]
+        v = np.array([offmap_share(f, b) for f, b in zip(fs, boxes)])
+        g = np.array([grain_corr(f, b) for f, b in zip(fs, boxes)])
+        out[k] = {"n": len(v), "min": float(v.min()), "max": float(v.max()), "grain_min": float(g.min()),
+                  "grain_max": float(g.max()), "flagged": float(np.mean([not_bmode(x, y) for x, y in zip(v, g)]))}
+        print(f"| {k} | {len(v)} | {v.min():.3f} | {v.max():.3f} | {g.min():.3f} | {g.max():.3f} | {out[k]['flagged']:.2f} |")
+    print("target: the dead leaves and the noise flagged, every B-mode image (screens, synthetic, HC18) not")
     return out
 
 

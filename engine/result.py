@@ -16,6 +16,7 @@ iterating) gives a :class:`FrameResult` for one frame, with everything in words 
     r.ood            # True when the frame is unlike the training data; None when the model has no check
     r.ood_reason     # why, in words ("" when not flagged)
     r.colour_share   # share of the image off its own colour map (engine/bmode.py); > 0.5: not B-mode
+    r.grain          # neighbour correlation of the pixels (engine/bmode.py); < 0.3: noise, not an image
 
 Models without the plane / criteria / OOD outputs (older ``.fuiqa`` files) give ``None`` there, and
 the screens say "not assessed by this model". This module imports neither Qt nor torch.
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .bmode import OFF_SHARE, not_bmode
+from .bmode import GRAIN_MIN, OFF_SHARE, not_bmode, why_not_bmode
 
 #: clinical bands (defaults; the GUI's settings may move them)
 STANDARD, ACCEPTABLE = 80.0, 60.0
@@ -109,19 +110,21 @@ class FrameResult:
     index: int | None = None
     extra: dict = field(default_factory=dict)
     colour_share: float | None = None
+    grain: float | None = None
+
+    def _bmode_args(self) -> tuple[float, float]:
+        return (0.0 if self.colour_share is None else self.colour_share, 1.0 if self.grain is None else self.grain)
 
     @property
     def not_bmode(self) -> bool:
-        """A colour picture rather than a B-mode image (most of it off its own colour map)."""
-        return self.colour_share is not None and not_bmode(self.colour_share)
+        """Not a B-mode image at all: a colour picture or noise (engine/bmode.py)."""
+        return not_bmode(*self._bmode_args())
 
     @property
     def ood_reason(self) -> str:
         if not self.ood:
             return ""
-        if self.not_bmode:
-            return "a colour picture, not a B-mode ultrasound image"
-        return "unlike the training data"
+        return why_not_bmode(*self._bmode_args()) or "unlike the training data"
 
     @property
     def band(self) -> str:
@@ -183,7 +186,8 @@ class ScoreResult:
     ood_threshold: float | None = None
     plane_names: tuple[str, ...] = PLANES
     criteria_names: tuple[str, ...] = CRITERIA
-    colour_share: np.ndarray | None = None  # (N,) engine/bmode.py's statistic, from the colour frames
+    colour_share: np.ndarray | None = None  # (N,) engine/bmode.py's statistics, from the frames themselves
+    grain: np.ndarray | None = None  # (N,)
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -203,6 +207,8 @@ class ScoreResult:
         flag = self.ood_score > self.ood_threshold
         if self.colour_share is not None:
             flag = flag | (self.colour_share > OFF_SHARE)
+        if self.grain is not None:
+            flag = flag | (self.grain < GRAIN_MIN)
         return flag
 
     def __getitem__(self, i: int) -> FrameResult:
@@ -220,15 +226,16 @@ class ScoreResult:
             crit = {nm: float(v) for nm, v in zip(self.criteria_names, self.criteria[i])}
         ood = None if self.ood_score is None or self.ood_threshold is None else self.ood_score[i] > self.ood_threshold
         share = None if self.colour_share is None else float(self.colour_share[i])
-        if ood is not None and share is not None:
-            ood = ood or not_bmode(share)
+        grain = None if self.grain is None else float(self.grain[i])
+        if ood is not None:
+            ood = ood or not_bmode(0.0 if share is None else share, 1.0 if grain is None else grain)
         return FrameResult(
             score=float(self.scores[i]), heatmap=self.heatmaps[i],
             attention=None if self.attention is None else self.attention[i],
             plane=plane, plane_confidence=conf, plane_probs=probs, criteria_prob=crit,
             ood=None if ood is None else bool(ood),
             ood_score=None if self.ood_score is None else float(self.ood_score[i]), index=i,
-            colour_share=share,
+            colour_share=share, grain=grain,
         )
 
     def __iter__(self):
@@ -246,7 +253,8 @@ def concat(parts: list[ScoreResult]) -> ScoreResult:
 
     p0 = parts[0]
     return ScoreResult(cat("scores"), cat("heatmaps"), cat("attention"), cat("plane_probs"), cat("criteria"),
-                       cat("ood_score"), p0.ood_threshold, p0.plane_names, p0.criteria_names, cat("colour_share"))
+                       cat("ood_score"), p0.ood_threshold, p0.plane_names, p0.criteria_names, cat("colour_share"),
+                       cat("grain"))
 
 
 def empty(heatmap_size: int) -> ScoreResult:

@@ -35,7 +35,7 @@ import threading
 import numpy as np
 
 from . import modelpack
-from .bmode import offmap_share
+from .bmode import grain_corr, offmap_share
 from .preprocess import preprocess
 from .result import CRITERIA, PLANES, FrameResult, ScoreResult, concat, empty
 
@@ -156,8 +156,9 @@ class Scorer:
             for i, (f, r) in enumerate(zip(fs, bs)):
                 preprocess(f, r, self.input_size, out=x[i])
             res = self.score_tensor(x)
-            # the colour check needs the colour frame, which the graph never sees (engine/bmode.py)
+            # the B-mode checks need the frame itself (colour, full resolution), which the graph never sees
             res.colour_share = np.array([offmap_share(f, r) for f, r in zip(fs, bs)], np.float32)
+            res.grain = np.array([grain_corr(f, r) for f, r in zip(fs, bs)], np.float32)
             parts.append(res)
         return concat(parts)
 
@@ -173,6 +174,7 @@ class Scorer:
         preprocess(frame, box, self.input_size, out=x[0])
         res = self.score_tensor(x)
         res.colour_share = np.array([offmap_share(frame, box)], np.float32)
+        res.grain = np.array([grain_corr(frame, box)], np.float32)
         return res[0]
 
     def score_tensor(self, x: np.ndarray) -> ScoreResult:  # (N,1,S,S) float32

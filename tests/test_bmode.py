@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.bmode import OFF_SHARE, not_bmode, offmap_share
+from engine.bmode import GRAIN_MIN, OFF_SHARE, grain_corr, not_bmode, offmap_share, why_not_bmode
 from engine.result import ScoreResult, concat
 
 
@@ -25,6 +25,16 @@ def _speckle(seed: int = 0, h: int = 480, w: int = 640) -> np.ndarray:
     base = cv2.resize(base, (w, h))
     g = np.clip(255 * base * rng.rayleigh(0.6, (h, w)), 0, 255).astype(np.uint8)
     return g
+
+
+def _grainy(seed: int, h: int, w: int, psf: float = 1.2) -> np.ndarray:
+    """Speckle as an imaging system makes it: complex white noise through a PSF, its magnitude
+    (neighbouring pixels alike over the PSF's width), on a smooth echo level."""
+    rng = np.random.default_rng(seed)
+    re, im = (cv2.GaussianBlur(rng.normal(size=(h, w)).astype(np.float32), (0, 0), psf) for _ in range(2))
+    env = np.sqrt(re * re + im * im)
+    base = cv2.resize(cv2.GaussianBlur(rng.random((h // 8 + 1, w // 8 + 1)).astype(np.float32), (0, 0), 2), (w, h))
+    return np.clip(255 * base * env / env.mean() * 0.6, 0, 255).astype(np.uint8)
 
 
 def _tint(gray: np.ndarray) -> np.ndarray:
@@ -77,6 +87,34 @@ def test_roi_limits_what_is_judged():
     assert offmap_share(np.zeros((480, 640, 3), np.uint8)) == 0.0  # black: no image samples
 
 
+@pytest.mark.parametrize("size", [(240, 320), (540, 800), (1080, 1920)])
+def test_white_noise_has_no_grain_images_do(size):
+    rng = np.random.default_rng(size[0])
+    noise = rng.integers(0, 256, size, dtype=np.uint8)
+    g = grain_corr(noise)
+    assert abs(g) < 0.1 and not_bmode(0.0, g) and why_not_bmode(0.0, g).startswith("noise")
+    assert abs(grain_corr(cv2.cvtColor(noise, cv2.COLOR_GRAY2BGR))) < 0.1
+    # speckle at the same size: neighbours alike (grain spans pixels), as are smooth pictures
+    scan = _grainy(size[0], *size)
+    assert grain_corr(scan) > 0.6 and not not_bmode(0.0, grain_corr(scan))
+    assert grain_corr(cv2.GaussianBlur(noise, (0, 0), 3)) > 0.9
+
+
+def test_grain_needs_content():
+    """Black rows (outside a fan), a flat frame or a sliver give no judgement (1.0), not 'noise'."""
+    assert grain_corr(np.zeros((480, 640), np.uint8)) == 1.0
+    assert grain_corr(np.full((480, 640, 3), 128, np.uint8)) == 1.0
+    assert grain_corr(np.zeros((5, 640), np.uint8)) == 1.0
+    img = np.zeros((480, 640), np.uint8)
+    img[200:220] = np.random.default_rng(0).integers(0, 256, (20, 640))  # 1 of 12 rows: too few
+    assert grain_corr(img) == 1.0
+    noise = np.random.default_rng(1).integers(0, 256, (480, 640), dtype=np.uint8)
+    assert grain_corr(noise, (100, 100, 200, 200)) < GRAIN_MIN  # the ROI is what is judged
+    scan = noise.copy()
+    scan[100:300, 100:300] = _grainy(2, 200, 200)
+    assert grain_corr(scan, (100, 100, 200, 200)) > 0.6
+
+
 def test_result_ors_the_colour_check_into_ood():
     n = 3
     r = ScoreResult(np.full(n, 50, np.float32), np.zeros((n, 4, 4), np.float32),
@@ -94,6 +132,12 @@ def test_result_ors_the_colour_check_into_ood():
                       colour_share=np.array([0.1, 0.9, 0.0], np.float32))
     assert old.ood is None and old[1].ood is None and old[1].ood_reason == ""
     assert OFF_SHARE == 0.5
+    snow = ScoreResult(np.full(2, 40, np.float32), np.zeros((2, 4, 4), np.float32),
+                       ood_score=np.array([-1.0, -1.0], np.float32), ood_threshold=0.0,
+                       colour_share=np.zeros(2, np.float32), grain=np.array([0.02, 0.9], np.float32))
+    assert list(snow.ood) == [True, False]
+    assert snow[0].ood_reason.startswith("noise") and snow[1].ood_reason == ""
+    assert list(concat([snow, snow]).grain) == pytest.approx([0.02, 0.9, 0.02, 0.9])
 
 
 def test_scorer_flags_a_colour_photo(tmp_path):
@@ -105,9 +149,13 @@ def test_scorer_flags_a_colour_photo(tmp_path):
     if not (pkg.meta.get("ood") or {}).get("threshold") is not None:
         pytest.skip("default model has no density check")
     sc = make_scorer("ort", pkg)
-    photo, scan = _leaves(5), _tint(_speckle(5))
+    photo, scan = _leaves(5), _tint(_grainy(5, 480, 640))
     res = sc.score([photo, scan], [find_roi(photo).box, find_roi(scan).box])
     assert res.colour_share[0] > OFF_SHARE > res.colour_share[1]
     assert res[0].ood and res[0].not_bmode
     one = sc.result_one(photo, find_roi(photo).box)
     assert one.ood and one.colour_share == pytest.approx(float(res.colour_share[0]))
+    snow = np.random.default_rng(6).integers(0, 256, (540, 800), dtype=np.uint8)
+    r = sc.score([snow], find_roi(snow).box)[0]
+    assert r.grain < GRAIN_MIN and r.ood and r.ood_reason.startswith("noise")
+    assert res.grain[1] > GRAIN_MIN and not res[1].not_bmode

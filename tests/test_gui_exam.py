@@ -21,7 +21,7 @@ def _result(plane="head", score=85.0, met=None, ood=False):
 
 
 def test_panel_shows_plane_words_and_checklist(qtbot):
-    from app.plane_panel import NOT_BMODE_TEXT, OOD_TEXT, PlanePanel
+    from app.plane_panel import NOISE_TEXT, NOT_BMODE_TEXT, OOD_TEXT, PlanePanel
 
     p = PlanePanel()
     qtbot.addWidget(p)
@@ -42,6 +42,10 @@ def test_panel_shows_plane_words_and_checklist(qtbot):
     photo.colour_share = 0.9  # engine/bmode.py: most of the picture off its own colour map
     p.set_result(photo)
     assert p.ood.isVisible() and p.ood.text() == NOT_BMODE_TEXT
+    snow = _result("head", ood=True)
+    snow.grain = 0.01  # engine/bmode.py: no neighbour correlation
+    p.set_result(snow)
+    assert p.ood.text() == NOISE_TEXT
     p.set_result(_result("femur", ood=True))
     assert p.ood.text() == OOD_TEXT
     p.set_result(_result("4CH"))

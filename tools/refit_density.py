@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def refit(model_path: Path, data_root: Path, out: Path, features: str = "embedding+speckle", n_fit: int = 4000,
-          seed: int = 0, ratio: bool = True) -> dict:
+          seed: int = 0, ratio: bool = True, exclude_kinds: tuple[str, ...] = ()) -> dict:
     import torch
 
     from engine import modelpack
@@ -52,6 +52,9 @@ def refit(model_path: Path, data_root: Path, out: Path, features: str = "embeddi
     split_seed, fractions = split_settings(pkg.meta)
     ds = load_labelled(data_root, seed=split_seed, fractions=fractions)
     tr, va = ds.split("train"), ds.split("val")
+    if exclude_kinds:  # rows of these kinds take part in neither Gaussian nor the cut-offs
+        keep = lambda it: str((it.extra or {}).get("kind", "")) not in exclude_kinds  # noqa: E731
+        tr, va = [it for it in tr if keep(it)], [it for it in va if keep(it)]
     rng = np.random.default_rng([seed, 98])
     tr = [tr[i] for i in np.sort(rng.permutation(len(tr))[: 2 * n_fit])]  # enough scans among them
     t0 = time.time()
@@ -76,11 +79,13 @@ def main(argv=None) -> int:
     ap.add_argument("--n-fit", type=int, default=4000)
     ap.add_argument("--one-gaussian", action="store_true",
                     help="the older check: distance to the scans only (no non-ultrasound Gaussian, no ratio)")
+    ap.add_argument("--exclude-kind", action="append", default=[],
+                    help="leave the rows of this `kind` out of the fit (repeatable)")
     a = ap.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
-    refit(a.model, a.data, a.out, a.features, a.n_fit, ratio=not a.one_gaussian)
+    refit(a.model, a.data, a.out, a.features, a.n_fit, ratio=not a.one_gaussian, exclude_kinds=tuple(a.exclude_kind))
     return 0
 
 

@@ -158,7 +158,7 @@ class FrameResult:
 
 #: per-frame CSV columns after ``score`` (``fuiqa score``, cine exports): blank where the model has no such output;
 #: a criterion column is 1/0 only for the criteria of the frame's plane
-CSV_COLUMNS = ("band", "plane", "plane_confidence", "ood", "ood_score") + tuple(f"crit_{c}" for c in CRITERIA)
+CSV_COLUMNS = ("band", "plane", "plane_confidence", "ood", "ood_score", "ood_reason") + tuple(f"crit_{c}" for c in CRITERIA)
 
 
 def csv_cells(r: "FrameResult") -> list:
@@ -170,6 +170,7 @@ def csv_cells(r: "FrameResult") -> list:
         "" if r.plane_confidence is None else round(r.plane_confidence, 3),
         "" if r.ood is None else int(r.ood),
         "" if r.ood_score is None else round(r.ood_score, 2),
+        r.ood_reason,
     ] + ["" if c not in crit else int(crit[c]) for c in CRITERIA]
 
 

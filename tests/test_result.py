@@ -70,6 +70,8 @@ def test_batch_result_indexes_concat_and_ood_flag():
     assert len(cells) == len(R.CSV_COLUMNS) and cells[:2] == ["non-standard", "head"]
     crit = dict(zip(R.CSV_COLUMNS, cells))
     assert crit["crit_thalami"] == 1 and crit["crit_stomach"] == "" and crit["ood"] == 0
+    assert crit["ood_reason"] == "" and dict(zip(R.CSV_COLUMNS, R.csv_cells(r[1])))["ood_reason"] == \
+        "unlike the training data"
 
 
 def test_model_heads_shapes_and_attention_stays_inside_the_image():

@@ -244,7 +244,10 @@ class LiveExam:
             return None
         self.hold.standard = self.settings.get("thresholds/good")
         self.hold.hold_s = self.settings.get("exam/hold_s")
-        if self.hold.update(now, res.score, self.exam.plane_for(res.result)):
+        # a frame flagged "unlike the training data" (or not a B-mode image) breaks the hold: the exam
+        # keeps only frames the model can vouch for without a person's say (the capture key still can)
+        plane = None if res.result.ood else self.exam.plane_for(res.result)
+        if self.hold.update(now, res.score, plane):
             return self._take(res, auto=True)
         return None
 

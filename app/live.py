@@ -281,7 +281,8 @@ class LiveView(SourceStates, LiveCaptures, QWidget):
         self.panel.set_result(res.result)
         self._trend.append((res.t_scored, res.score))
         self.exam.on_result(res, res.t_scored)
-        if self.best is None or res.score > self.best.score:
+        flagged = res.result is not None and bool(res.result.ood)  # never offer a flagged frame as the best
+        if not flagged and (self.best is None or res.score > self.best.score):
             self.best = res
             self._show_best()
 

@@ -117,6 +117,13 @@ def test_exam_capture_per_plane_strip_key_and_report(qtbot, window, isolated):
     live.side.opacity.setFocus()  # a slider would take arrow keys, not this one
     qtbot.keyClick(live.side.opacity, Qt.Key_F8)
     assert live.exam.exam.best["abdomen"].score == pytest.approx(72.0) and strip.target == "femur"
+    # frames flagged "unlike the training data" are neither auto-captured (a 99 abdomen held) nor the best
+    best = live.best.score
+    sc.ood, sc.score_value = True, 99.0
+    n = live.pipeline.scoring.scored
+    qtbot.waitUntil(lambda: live.pipeline.scoring.scored > n + 30 and live.last_result.result.ood, timeout=15000)
+    assert live.best.score == pytest.approx(best) and live.exam.exam.best["abdomen"].score == pytest.approx(72.0)
+    sc.ood, sc.score_value = False, 72.0
     # end of exam: one folder, final best per plane, a one-page report (PNG + PDF); no other files
     header = window.report_header()
     paths = live.end_exam(header)

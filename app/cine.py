@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QListWidget, QLis
 
 from engine import sources
 from . import dialogs, heat
+from .cine_best import best_passes
 from .cine_export import CineExports
 from .cine_job import CACHE_LIMIT_BYTES, CineJob, looks_synthetic  # noqa: F401 - re-exported
 from .plane_panel import PlanePanel
@@ -374,27 +375,8 @@ class CineReview(CineExports, QWidget):
 
     # ------------------------------------------------------------------ best frames
     def best_indices(self, k: int | None = None, prominence: float = 10.0) -> list[int]:
-        """The best frame of each pass, best first: a pass is a rise and fall of the score (a peak that
-        stands ``prominence`` points above the dips on both sides), and a change of plane starts a new
-        one. So the list holds no near-duplicates of one pass."""
-        from scipy.signal import find_peaks
-
-        k = k or self.best_n.value()
-        s = np.nan_to_num(self.scores, nan=-1.0).astype(np.float64)
-        if not len(s) or s.max() < 0:
-            return []
-        planes = [getattr(r, "plane", None) for r in self.results[: len(s)]] + [None] * max(0, len(s) - len(self.results))
-        cand = []
-        start = 0
-        for j in range(1, len(s) + 1):  # split at plane changes, then find the passes in each run
-            if j < len(s) and planes[j] == planes[start]:
-                continue
-            seg = np.concatenate([[-100.0], s[start:j], [-100.0]])
-            peaks, _ = find_peaks(seg, prominence=prominence, plateau_size=1)
-            cand += [start + int(q) - 1 for q in peaks]
-            start = j
-        cand = [i for i in cand if s[i] >= 0]
-        return sorted(cand, key=lambda i: (-s[i], i))[:k]
+        """The best frame of each pass, best first (:func:`app.cine_best.best_passes`)."""
+        return best_passes(self.scores, self.results, k or self.best_n.value(), prominence)
 
     def _refresh_best(self):
         self.best_list.clear()

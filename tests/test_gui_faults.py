@@ -204,6 +204,12 @@ def test_best_frames_one_per_pass():
     best = CineReview.best_indices(fake, 6)
     assert len(best) == 2
     assert abs(best[0] - 50) <= 6 and abs(best[1] - 150) <= 6
+    # the first pass's peak flagged "unlike the training data": its best unflagged neighbour instead
+    fake.results = [SimpleNamespace(ood=abs(i - 50) <= 3) for i in range(len(s))]
+    flagged_best = CineReview.best_indices(fake, 6)
+    assert len(flagged_best) == 2 and all(abs(i - 50) > 3 for i in flagged_best)
+    near, far = sorted(flagged_best)
+    assert abs(near - 50) <= 8 and abs(far - 150) <= 6
 
 
 # --------------------------------------------------------------------------- heatmap

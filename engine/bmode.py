@@ -124,13 +124,18 @@ def grain_corr(frame: np.ndarray, roi=None) -> float:
     return float(np.median(np.minimum(ch, cv)))
 
 
-def not_bmode(share: float, grain: float = 1.0) -> bool:
-    """The flag: most of the image off its own colour map (a colour picture), or no grain (noise)."""
-    return share > OFF_SHARE or grain < GRAIN_MIN
+def not_bmode(share, grain=1.0):
+    """The flag: most of the image off its own colour map (a colour picture), or no grain (noise).
+    Numbers or arrays (elementwise); None counts as passing."""
+    share = 0.0 if share is None else share
+    grain = 1.0 if grain is None else grain
+    return np.logical_or(np.greater(share, OFF_SHARE), np.less(grain, GRAIN_MIN))
 
 
-def why_not_bmode(share: float, grain: float = 1.0) -> str:
-    """Words for the flag ("" when the picture passes)."""
+def why_not_bmode(share, grain=1.0) -> str:
+    """Words for the flag ("" when the picture passes; None counts as passing)."""
+    share = 0.0 if share is None else share
+    grain = 1.0 if grain is None else grain
     if share > OFF_SHARE:
         return "a colour picture, not a B-mode ultrasound image"
     if grain < GRAIN_MIN:

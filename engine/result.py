@@ -16,7 +16,7 @@ iterating) gives a :class:`FrameResult` for one frame, with everything in words 
     r.ood            # True when the frame is unlike the training data; None when the model has no check
     r.ood_reason     # why, in words ("" when not flagged)
     r.colour_share   # share of the image off its own colour map (engine/bmode.py); > 0.5: not B-mode
-    r.grain          # neighbour correlation of the pixels (engine/bmode.py); < 0.3: noise, not an image
+    r.grain          # neighbour correlation of the pixels (engine/bmode.py); < 0.15: noise, not an image
 
 Models without the plane / criteria / OOD outputs (older ``.fuiqa`` files) give ``None`` there, and
 the screens say "not assessed by this model". This module imports neither Qt nor torch.
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .bmode import GRAIN_MIN, OFF_SHARE, not_bmode, why_not_bmode
+from .bmode import not_bmode, why_not_bmode
 
 #: clinical bands (defaults; the GUI's settings may move them)
 STANDARD, ACCEPTABLE = 80.0, 60.0
@@ -112,19 +112,16 @@ class FrameResult:
     colour_share: float | None = None
     grain: float | None = None
 
-    def _bmode_args(self) -> tuple[float, float]:
-        return (0.0 if self.colour_share is None else self.colour_share, 1.0 if self.grain is None else self.grain)
-
     @property
     def not_bmode(self) -> bool:
         """Not a B-mode image at all: a colour picture or noise (engine/bmode.py)."""
-        return not_bmode(*self._bmode_args())
+        return bool(not_bmode(self.colour_share, self.grain))
 
     @property
     def ood_reason(self) -> str:
         if not self.ood:
             return ""
-        return why_not_bmode(*self._bmode_args()) or "unlike the training data"
+        return why_not_bmode(self.colour_share, self.grain) or "unlike the training data"
 
     @property
     def band(self) -> str:
@@ -201,16 +198,11 @@ class ScoreResult:
 
     @property
     def ood(self) -> np.ndarray | None:
-        """The model's density check, or'ed with the colour check (where the frames' colours were seen);
-        None when the model has no density check."""
+        """The model's density check, or'ed with engine/bmode.py's checks of the frames themselves
+        (where the scorer saw them); None when the model has no density check."""
         if self.ood_score is None or self.ood_threshold is None:
             return None
-        flag = self.ood_score > self.ood_threshold
-        if self.colour_share is not None:
-            flag = flag | (self.colour_share > OFF_SHARE)
-        if self.grain is not None:
-            flag = flag | (self.grain < GRAIN_MIN)
-        return flag
+        return (self.ood_score > self.ood_threshold) | not_bmode(self.colour_share, self.grain)
 
     def __getitem__(self, i: int) -> FrameResult:
         n = len(self)
@@ -229,7 +221,7 @@ class ScoreResult:
         share = None if self.colour_share is None else float(self.colour_share[i])
         grain = None if self.grain is None else float(self.grain[i])
         if ood is not None:
-            ood = ood or not_bmode(0.0 if share is None else share, 1.0 if grain is None else grain)
+            ood = ood or not_bmode(share, grain)
         return FrameResult(
             score=float(self.scores[i]), heatmap=self.heatmaps[i],
             attention=None if self.attention is None else self.attention[i],

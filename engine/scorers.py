@@ -58,6 +58,14 @@ def result_from_outputs(outputs: dict[str, np.ndarray], package: modelpack.Model
     )
 
 
+def _with_bmode(res: ScoreResult, frames, boxes) -> ScoreResult:
+    """``res`` with engine/bmode.py's checks of the frames themselves (colour, full resolution), which
+    the graph never sees."""
+    res.colour_share = np.array([offmap_share(f, b) for f, b in zip(frames, boxes)], np.float32)
+    res.grain = np.array([grain_corr(f, b) for f, b in zip(frames, boxes)], np.float32)
+    return res
+
+
 def _is_single_roi(r) -> bool:
     if r is None:
         return True
@@ -155,11 +163,7 @@ class Scorer:
             x = self._batch(len(fs))
             for i, (f, r) in enumerate(zip(fs, bs)):
                 preprocess(f, r, self.input_size, out=x[i])
-            res = self.score_tensor(x)
-            # the B-mode checks need the frame itself (colour, full resolution), which the graph never sees
-            res.colour_share = np.array([offmap_share(f, r) for f, r in zip(fs, bs)], np.float32)
-            res.grain = np.array([grain_corr(f, r) for f, r in zip(fs, bs)], np.float32)
-            parts.append(res)
+            parts.append(_with_bmode(self.score_tensor(x), fs, bs))
         return concat(parts)
 
     def score_one(self, frame: np.ndarray, roi=None) -> tuple[float, np.ndarray]:
@@ -172,10 +176,7 @@ class Scorer:
         x = self._batch(1)
         frame, box = np.asarray(frame), _roi_box(roi, 0)
         preprocess(frame, box, self.input_size, out=x[0])
-        res = self.score_tensor(x)
-        res.colour_share = np.array([offmap_share(frame, box)], np.float32)
-        res.grain = np.array([grain_corr(frame, box)], np.float32)
-        return res[0]
+        return _with_bmode(self.score_tensor(x), [frame], [box])[0]
 
     def score_tensor(self, x: np.ndarray) -> ScoreResult:  # (N,1,S,S) float32
         raise NotImplementedError

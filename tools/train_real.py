@@ -198,8 +198,10 @@ HC18_CREDIT = ("HC18 (CC BY 4.0): T. L. A. van den Heuvel, D. de Bruijn, C. L. d
                "PLoS ONE 13(8): e0200412, 2018; doi 10.5281/zenodo.1327317")
 
 
-PYDICOM_DATA_CREDIT = ("pydicom-data 1.0 test files (MIT licence, the pydicom project): US1_UNCR.dcm, "
-                       "gdcm-US-ALOKA-16.dcm, OBXXXX1A.dcm")
+def _pydicom_data_credit() -> str:
+    from train.nonfetal_real import FILES
+
+    return "pydicom-data 1.0 test files (MIT licence, the pydicom project): " + ", ".join(FILES)
 
 
 def install(model: Path, checks: Path | None, work: Path, dest: Path, name: str = "fuiqa-rt160-real5") -> None:
@@ -224,7 +226,7 @@ def install(model: Path, checks: Path | None, work: Path, dest: Path, name: str 
         "hc18": {**hc, "split": "train part of sha1(name) % 4 != 0; the dev quarter never trained on"},
         "teacher": "SonoNet-16 (Apache-2.0, Baumgartner et al. 2017): brain-plane probability scores the HC18 anchors",
         "attribution": HC18_CREDIT,
-        "real_nonfetal": PYDICOM_DATA_CREDIT,
+        "real_nonfetal": _pydicom_data_credit(),
     }
     if checks and checks.exists():
         rc = json.loads(checks.read_text())

@@ -59,6 +59,8 @@ def roi_signal(frame: np.ndarray, work: int = WORK_SIZE) -> tuple[np.ndarray, np
             # the colour planes split before the bilinear step: OpenCV's bilinear resize of one plane
             # is vectorised, of a 3-channel image not (the same numbers, ~1/2 the time)
             area = cv2.split(pre) if pre.ndim == 3 else [pre]
+            if len(area) == 3 and _same_planes(area):
+                area = area[:1]  # a gray picture sent as colour (most B-mode): one plane's step is the max's
             if pre.shape[1] != w or pre.shape[0] != h:
                 area = [cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR) for p in area]
         else:
@@ -68,6 +70,12 @@ def roi_signal(frame: np.ndarray, work: int = WORK_SIZE) -> tuple[np.ndarray, np
     else:
         area = near = np.ascontiguousarray(a)
     return _plane_max(area), _plane_max(near), s
+
+
+def _same_planes(planes) -> bool:
+    """Whether three uint8 planes are identical (two compares and counts: ~1/4 of a bilinear step)."""
+    return not (cv2.countNonZero(cv2.compare(planes[0], planes[1], cv2.CMP_NE)) or
+                cv2.countNonZero(cv2.compare(planes[0], planes[2], cv2.CMP_NE)))
 
 
 def _plane_max(im) -> np.ndarray:
@@ -257,6 +265,46 @@ def _edge_panels(near: np.ndarray) -> np.ndarray | None:
     s8 = _smooth_map(near).view(np.uint8)
     if cv2.countNonZero(s8) < 0.005 * h * w:
         return None
+    # only the blobs with a pixel within 2 px of the border count: each is flood-filled (8-connected,
+    # the same pixels as a connected-components pass) from its first such pixel into one mask (label
+    # 1 + its index; at most 254 blobs, else the components pass), not the whole map labelled
+    ys, xs = _RING[(h, w)] if (h, w) in _RING else _ring(h, w)
+    on = s8[ys, xs] > 0
+    ys, xs = ys[on], xs[on]
+    fill = np.zeros((h + 2, w + 2), np.uint8)
+    keep, n_blobs = [], 0
+    for y0, x0 in zip(ys.tolist(), xs.tolist()):
+        if fill[y0 + 1, x0 + 1]:
+            continue  # in a blob filled already
+        if n_blobs == 254:
+            return _edge_panels_cc(near, s8)
+        n_blobs += 1
+        a, _, _, (x, y, bw, bh) = cv2.floodFill(s8, fill, (x0, y0), 0, 0, 0,
+                                               8 | (n_blobs << 8) | cv2.FLOODFILL_MASK_ONLY)
+        if a >= 0.005 * h * w:
+            vals = near[y:y + bh, x:x + bw][fill[y + 1:y + 1 + bh, x + 1:x + 1 + bw] == n_blobs]
+            if float(vals.std()) < SMOOTH_STD:
+                keep.append(n_blobs)
+    if not keep:
+        return None
+    return _pick(fill[1:-1, 1:-1], 1 + n_blobs, keep)
+
+
+_RING: dict = {}
+
+
+def _ring(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, columns) of the pixels within 2 px of an H×W image's border, in raster order (made once
+    per size)."""
+    r = np.zeros((h, w), bool)
+    r[:2], r[-2:], r[:, :2], r[:, -2:] = True, True, True, True
+    _RING[(h, w)] = rc = np.nonzero(r)
+    return rc
+
+
+def _edge_panels_cc(near: np.ndarray, s8: np.ndarray) -> np.ndarray | None:
+    """:func:`_edge_panels`'s blobs from a connected-components pass (a map with > 250 border blobs)."""
+    h, w = near.shape
     n, lab, st, _ = _cc_stats(s8)
     x, y, bw, bh, a = (st[1:, j] for j in range(5))
     big = (a >= 0.005 * h * w) & ((x <= 1) | (y <= 1) | (x + bw >= w - 1) | (y + bh >= h - 1))

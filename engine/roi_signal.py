@@ -273,14 +273,14 @@ def _edge_panels(near: np.ndarray) -> np.ndarray | None:
     ys, xs = ys[on], xs[on]
     fill = np.zeros((h + 2, w + 2), np.uint8)
     keep, n_blobs = [], 0
-    for y0, x0 in zip(ys.tolist(), xs.tolist()):
-        if fill[y0 + 1, x0 + 1]:
-            continue  # in a blob filled already
+    while ys.size:
         if n_blobs == 254:
             return _edge_panels_cc(near, s8)
         n_blobs += 1
-        a, _, _, (x, y, bw, bh) = cv2.floodFill(s8, fill, (x0, y0), 0, 0, 0,
+        a, _, _, (x, y, bw, bh) = cv2.floodFill(s8, fill, (int(xs[0]), int(ys[0])), 0, 0, 0,
                                                8 | (n_blobs << 8) | cv2.FLOODFILL_MASK_ONLY)
+        left = fill[ys + 1, xs + 1] == 0  # the border pixels of blobs not filled yet
+        ys, xs = ys[left], xs[left]
         if a >= 0.005 * h * w:
             vals = near[y:y + bh, x:x + bw][fill[y + 1:y + 1 + bh, x + 1:x + 1 + bw] == n_blobs]
             if float(vals.std()) < SMOOTH_STD:

@@ -303,7 +303,7 @@ def _ring(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _edge_panels_cc(near: np.ndarray, s8: np.ndarray) -> np.ndarray | None:
-    """:func:`_edge_panels`'s blobs from a connected-components pass (a map with > 250 border blobs)."""
+    """:func:`_edge_panels`'s blobs from a connected-components pass (a map with more than 254 border blobs)."""
     h, w = near.shape
     n, lab, st, _ = _cc_stats(s8)
     x, y, bw, bh, a = (st[1:, j] for j in range(5))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
 
 
 def soup(paths, out: Path):
@@ -24,8 +25,7 @@ def soup(paths, out: Path):
     import torch
 
     from engine import modelpack
-    from engine.export import package_model
-    from engine.model import ArchConfig, MQFNet
+    from wise_ft import package_state
 
     pkgs = [modelpack.load(p) for p in paths]
     if len(pkgs) < 2:
@@ -42,14 +42,8 @@ def soup(paths, out: Path):
             mixed[k] = sum(s[k] for s in states) / len(states)
         else:
             mixed[k] = v
-    model = MQFNet(ArchConfig.from_dict(arch))
-    model.load_state_dict(mixed)
-    model.eval()
-    keep = ("arch", "input_size", "heatmap_size", "gflops", "heads", "preprocess")
-    meta = {k: v for k, v in pkgs[0].meta.items() if k not in keep}
-    meta["soup"] = {"models": [str(p) for p in paths], "density": "the first model's (stale until refit)"}
-    meta["name"] = f"{pkgs[0].meta.get('name', 'model')}-soup{len(paths)}"
-    return package_model(model, out, **meta)
+    return package_state(mixed, pkgs[0], out, f"{pkgs[0].meta.get('name', 'model')}-soup{len(paths)}",
+                         soup={"models": [str(p) for p in paths], "density": "the first model's (stale until refit)"})
 
 
 def main(argv=None) -> int:

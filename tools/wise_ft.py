@@ -32,8 +32,6 @@ def interpolate(base_path: Path, ft_path: Path, alpha: float, out: Path):
     import torch
 
     from engine import modelpack
-    from engine.export import package_model
-    from engine.model import ArchConfig, MQFNet
 
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], not {alpha}")
@@ -50,14 +48,23 @@ def interpolate(base_path: Path, ft_path: Path, alpha: float, out: Path):
             shared += 1
         else:
             mixed[k] = v
-    model = MQFNet(ArchConfig.from_dict(ft.meta["arch"]))
-    model.load_state_dict(mixed)
+    return package_state(mixed, ft, out, f"{ft.meta.get('name', 'model')}-wise{alpha:g}", wise_ft={
+        "base": str(base_path), "ft": str(ft_path), "alpha": alpha, "shared_tensors": shared,
+        "density": "the fine-tuned model's (stale until refit)"})
+
+
+def package_state(state: dict, like, out: Path, name: str, **record):
+    """The weights ``state`` in ``like``'s architecture as a package at ``out``: ``like``'s metadata
+    (but what packaging works out anew), named ``name``, with ``record`` (how it was made) added."""
+    from engine.export import package_model
+    from engine.model import ArchConfig, MQFNet
+
+    model = MQFNet(ArchConfig.from_dict(like.meta["arch"]))
+    model.load_state_dict(state)
     model.eval()
     keep = ("arch", "input_size", "heatmap_size", "gflops", "heads", "preprocess")
-    meta = {k: v for k, v in ft.meta.items() if k not in keep}
-    meta["wise_ft"] = {"base": str(base_path), "ft": str(ft_path), "alpha": alpha, "shared_tensors": shared,
-                       "density": "the fine-tuned model's (stale until refit)"}
-    meta["name"] = f"{ft.meta.get('name', 'model')}-wise{alpha:g}"
+    meta = {k: v for k, v in like.meta.items() if k not in keep}
+    meta.update(record, name=name)
     return package_model(model, out, **meta)
 
 

@@ -12,8 +12,9 @@ METRIC_WORDS = {"srcc": "SRCC", "plcc": "PLCC", "krcc": "KRCC", "rmse": "RMSE"}
 SMALL_TEST = 30
 LOSSES = (("gcc", "GCC — correlation with the labels (recommended)"), ("mse", "Squared error"),
           ("l1", "Absolute error"), ("nin", "Norm-in-norm"))
-MIXINGS = (("cmx", "CMX — mix similar images (recommended)"), ("mixup", "Mix-up"), ("cmixup", "C-Mixup"),
-           ("none", "None"))
+#: first entry = the default: no mixing (docs/ablation.md: CMX not shown to help, a third slower)
+MIXINGS = (("none", "None — the images as they are (recommended)"), ("cmx", "CMX — mix similar images (slower)"),
+           ("mixup", "Mix-up"), ("cmixup", "C-Mixup"))
 ARCHS = (("rt", "Fast — real time on a CPU (recommended)"), ("gpu", "Larger — needs a GPU to score live"))
 
 

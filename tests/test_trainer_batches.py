@@ -18,7 +18,7 @@ def test_schedule_counts_the_real_batches_and_ends_at_the_floor(tmp_path, mixing
     the same for random and stratified batches, and the cosine reaches its 2 % floor at the very
     last step, not before."""
     data = _prepared(50, 8, 8)
-    cfg = TrainConfig(**{**SMALL, "epochs": 3}, mixing=mixing, loss="gcc", lr=1e-3, augment=False)
+    cfg = TrainConfig(**{**SMALL, "epochs": 3, "mixing": mixing}, loss="gcc", lr=1e-3, augment=False)
     events = []
     fit(data, tmp_path, cfg, progress=events.append, resume=False, write_model=False)
     start = next(e for e in events if e["event"] == "start")
@@ -34,7 +34,7 @@ def test_schedule_counts_the_real_batches_and_ends_at_the_floor(tmp_path, mixing
 def test_epoch_batches_have_no_tiny_tail(mixing):
     x, y = fake_images(50, size=64, seed=0)
     tr = Split(x, y, [str(i) for i in range(50)])
-    cfg = TrainConfig(**SMALL, mixing=mixing)
+    cfg = TrainConfig(**{**SMALL, "mixing": mixing})
     model = __import__("engine.model", fromlist=["build_model"]).build_model("rt", "mqf", 64)
     clusters = None
     for epoch in range(3):
@@ -90,5 +90,5 @@ def test_resume_with_gcc_queue_matches_uninterrupted(tmp_path):
 def test_test_intervals_resample_groups(tmp_path):
     data = _prepared(32, 8, 16)
     data.test.groups = [f"patient{i // 4}" for i in range(16)]
-    r = fit(data, tmp_path, TrainConfig(**{**SMALL, "epochs": 1}, mixing="none"), write_model=False)
+    r = fit(data, tmp_path, TrainConfig(**{**SMALL, "epochs": 1, "mixing": "none"}), write_model=False)
     assert r.metrics["ci_unit"] == "4 groups"

@@ -38,7 +38,7 @@ class TrainConfig:
     tau_rel: float = 0.2  # soft-rank temperature relative to the batch's prediction spread (scale-free)
     queue_size: int = 0
     # mixing
-    mixing: str = "cmx"  # "cmx" | "mixup" | "cmixup" | "none"
+    mixing: str = "none"  # "cmx" | "mixup" | "cmixup" | "none" (none: docs/ablation.md found no CMX gain, a third slower)
     k: int = 6
     alpha: float = 0.4
     p_within: float = 1.0  # CMX: share of gap-filling pairs taken inside one cluster

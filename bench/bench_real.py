@@ -79,6 +79,33 @@ def _spearman(sev, s) -> float:
 
 
 # ---------------------------------------------------------------- real HC18 frames
+#: the checklist item each ladder's degradation takes away (as the generator scores it: gain → settings;
+#: blur and speckle noise → artefacts; a shadow or the head out of view → structures; too small → zoom)
+CRIT_OF = {"blur": "artefacts", "dark_gain": "settings", "speckle_noise": "artefacts",
+           "acoustic_shadow": "structures", "slide_out": "structures", "too_small": "zoom"}
+
+
+def _checklist_checks(crit: dict, clean: list, out: dict) -> list:
+    """The checklist on real frames: on the clean frames, the share meeting each global item; along each
+    ladder, Spearman(severity, P(the item it takes away)) per frame (≤ −0.3 on average, as for the
+    score) and the share of frames whose item is met when clean and not met at the worst step."""
+    if not crit or not next(iter(crit.values())):
+        return [check("checklist on real frames", None, "<=", -0.3, note=NA + " (no criteria head)")]
+    out["checklist_clean_met"] = {c: float(np.mean([r.criteria_prob[c] >= 0.5 for r in clean]))
+                                  for c in ("structures", "plane", "zoom", "settings", "artefacts")}
+    out["checklist_ladders"], checks = {}, []
+    for f, rows in crit.items():
+        a = np.array(rows)
+        rho = np.array([_spearman(SEV, row) for row in a])
+        flip = ((a[:, 0] >= 0.5) & (a[:, -1] < 0.5)).astype(float)
+        out["checklist_ladders"][f] = {"item": CRIT_OF[f], "mean_prob_by_severity": a.mean(0).round(3).tolist(),
+                                       "spearman_mean": float(rho.mean()), "met_then_not": float(flip.mean())}
+        checks.append(check(f"checklist '{CRIT_OF[f]}' along the {f} ladder: Spearman", rho.mean(), "<=", -0.3,
+                            boot_ci(rho), len(a), f"met when clean, not at the worst step: {flip.mean():.2f}"))
+    return checks
+
+
+
 def hc18_checks(scorer, quick: bool, log, ladder_frames: int = 0) -> tuple[dict, list]:
     root = R.hc18_root()
     if root is None:
@@ -116,6 +143,7 @@ def hc18_checks(scorer, quick: bool, log, ladder_frames: int = 0) -> tuple[dict,
         sel = [sel[int(k)] for k in np.linspace(0, len(sel) - 1, cap).round()]
     t0 = time.time()
     lad = {f: [] for f in R.LADDER_FACTORS}
+    crit = {f: [] for f in R.LADDER_FACTORS}  # P(the factor's checklist item met) along its ladder
     drops, decoy_planes = [], []
     for n, i in enumerate(sel):
         img, mask = data[i]
@@ -131,6 +159,9 @@ def hc18_checks(scorer, quick: bool, log, ladder_frames: int = 0) -> tuple[dict,
         s = np.array([r.score for r in rs])
         for k, f in enumerate(R.LADDER_FACTORS):
             lad[f].append([sc[i], *s[4 * k:4 * k + 4]])
+            if res[i].criteria_prob is not None:
+                c = CRIT_OF[f]
+                crit[f].append([res[i].criteria_prob[c], *(r.criteria_prob[c] for r in rs[4 * k:4 * k + 4])])
         drops.append(sc[i] - s[-1])
         decoy_planes.append(rs[-1].plane)
         if n % 10 == 9:
@@ -144,6 +175,7 @@ def hc18_checks(scorer, quick: bool, log, ladder_frames: int = 0) -> tuple[dict,
                         boot_ci(per_frame_mean), len(sel)))
     for f in R.LADDER_FACTORS:
         checks.append(check(f"ladder {f}: Spearman", rho[f].mean(), "<=", -0.3, boot_ci(rho[f]), len(sel)))
+    checks += _checklist_checks(crit, [res[i] for i in sel], out)
     d = np.array(drops)
     hit = (d >= 20).astype(float)
     out["decoy"] = {"mean_drop": float(d.mean()), "planes": {str(p): decoy_planes.count(p) for p in set(decoy_planes)}}

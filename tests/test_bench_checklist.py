@@ -1,0 +1,41 @@
+"""bench/bench_real.py's checklist check on real ladders: Spearman of P(item) with severity, flips."""
+import importlib.util
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_real_mod", ROOT / "bench" / "bench_real.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_checklist_checks_pass_a_falling_item_and_fail_a_flat_one():
+    B = _bench()
+    falling = [[0.9, 0.7, 0.4, 0.2, 0.1], [0.8, 0.9, 0.3, 0.2, 0.05]]
+    flat = [[0.9] * 5, [0.6] * 5]
+    crit = {f: (flat if f == "too_small" else falling) for f in B.CRIT_OF}
+    clean = [SimpleNamespace(criteria_prob={c: p for c in ("structures", "plane", "zoom", "settings", "artefacts")})
+             for p in (0.9, 0.2)]
+    out = {}
+    checks = B._checklist_checks(crit, clean, out)
+    assert len(checks) == len(B.CRIT_OF)
+    by = {c["name"]: c for c in checks}
+    blur = by["checklist 'artefacts' along the blur ladder: Spearman"]
+    assert blur["pass"] and np.isclose(blur["value"], np.mean([-1.0, -0.9]))
+    zoom = by["checklist 'zoom' along the too_small ladder: Spearman"]
+    assert not zoom["pass"] and zoom["value"] == 0.0  # the item does not respond
+    assert out["checklist_ladders"]["blur"]["met_then_not"] == 1.0
+    assert out["checklist_ladders"]["too_small"]["met_then_not"] == 0.0
+    assert out["checklist_clean_met"]["zoom"] == 0.5
+
+
+def test_checklist_checks_without_a_criteria_head_say_not_available():
+    B = _bench()
+    checks = B._checklist_checks({f: [] for f in B.CRIT_OF}, [], {})
+    assert len(checks) == 1 and checks[0]["value"] is None and "not available" in checks[0]["note"]

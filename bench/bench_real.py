@@ -85,6 +85,44 @@ CRIT_OF = {"blur": "artefacts", "dark_gain": "settings", "speckle_noise": "artef
            "acoustic_shadow": "structures", "slide_out": "structures", "too_small": "zoom"}
 
 
+def _real_heatmap_checks(scorer, frames, names, out: dict) -> list:
+    """The heatmap on real frames, as on the synthetic ones: on each clean frame, whether the most-attended
+    cell lies on the head (its HC18 mask covers ≥ 5 % of the cell); with the shadow ladder's two worst
+    steps, the AUC of points lost (a·(100−q)) for the cells the shadow wedge covers (≥ 50 %) against the
+    cells it leaves alone (< 10 %), cells in the fan only."""
+    from sklearn.metrics import roc_auc_score
+
+    from engine.preprocess import clip_roi
+
+    names_ = ("most-attended cell on the head (real HC18 dev frames)", "shadow cells as lost points on real frames: AUC")
+    S = scorer.input_size
+    on, ys, ds = [], [], []
+    for (img, mask), name in zip(frames, names):
+        box = clip_roi(find_roi(img).box, img.shape)
+        r = scorer.score([img], box)[0]
+        if r.attention is None:
+            return [check(n, None, ">=", t, note=NA + " (no attention map)") for n, t in zip(names_, (0.6, 0.8))]
+        g = r.attention.shape[0]
+        cy, cx = np.unravel_index(int(np.argmax(r.attention)), r.attention.shape)
+        on.append(float(_cells(mask, box, S, g)[cy, cx] >= 0.05))
+        fan = R.fan_mask(img)
+        k = R.LADDER_FACTORS.index("acoustic_shadow")
+        for sev in SEV[-2:]:
+            im2, info = R.degrade("acoustic_shadow", img, mask, sev, _seed(name, k), fan)
+            b2 = clip_roi(find_roi(im2).box, im2.shape)
+            r2 = scorer.score([im2], b2)[0]
+            art, inside = _cells(info["shadow"], b2, S, g), _cells(fan, b2, S, g)
+            keep = (inside >= 0.5) & ((art >= 0.5) | (art < 0.1))
+            ys += list((art[keep] >= 0.5).astype(int))
+            ds += list(r2.deficit[keep])
+    on = np.array(on)
+    auc = float(roc_auc_score(ys, ds)) if len(set(ys)) == 2 else None
+    out["heatmap_real"] = {"frames": len(on), "shadow_cells": int(np.sum(ys)), "cells": len(ys)}
+    return [check(names_[0], on.mean() if on.size else None, ">=", 0.60, boot_ci(on), len(on)),
+            check(names_[1], auc, ">=", 0.8, None, len(ys), "deficit a·(100−q) per cell, cells in the fan, shadow severities "
+                  + "/".join(f"{v:g}" for v in SEV[-2:]))]
+
+
 def _checklist_checks(crit: dict, clean: list, out: dict) -> list:
     """The checklist on real frames: on the clean frames, the share meeting each global item; along each
     ladder, Spearman(severity, P(the item it takes away)) per frame (≤ −0.3 on average, as for the
@@ -176,6 +214,7 @@ def hc18_checks(scorer, quick: bool, log, ladder_frames: int = 0) -> tuple[dict,
     for f in R.LADDER_FACTORS:
         checks.append(check(f"ladder {f}: Spearman", rho[f].mean(), "<=", -0.3, boot_ci(rho[f]), len(sel)))
     checks += _checklist_checks(crit, [res[i] for i in sel], out)
+    checks += _real_heatmap_checks(scorer, [data[i] for i in sel], [dev[i].name for i in sel], out)
     d = np.array(drops)
     hit = (d >= 20).astype(float)
     out["decoy"] = {"mean_drop": float(d.mean()), "planes": {str(p): decoy_planes.count(p) for p in set(decoy_planes)}}

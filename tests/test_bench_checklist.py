@@ -39,3 +39,42 @@ def test_checklist_checks_without_a_criteria_head_say_not_available():
     B = _bench()
     checks = B._checklist_checks({f: [] for f in B.CRIT_OF}, [], {})
     assert len(checks) == 1 and checks[0]["value"] is None and "not available" in checks[0]["note"]
+
+
+class _BrightnessScorer:
+    """A stand-in scorer whose attention is each heatmap cell's brightness and whose points lost are its
+    darkness, on the model input (so a bright skull draws the attention and a shadow loses points)."""
+
+    input_size, grid = 64, 8
+
+    def score(self, frames, box):
+        from engine.preprocess import preprocess
+
+        x = preprocess(frames[0], box, self.input_size)[0]
+        k = self.input_size // self.grid
+        cells = x.reshape(self.grid, k, self.grid, k).mean(axis=(1, 3))
+        cells = (cells - cells.min()) / max(1e-6, float(np.ptp(cells)))
+        return [SimpleNamespace(attention=cells / cells.sum(), deficit=1.0 - cells)]
+
+
+def _head_frame(seed):
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    img = np.zeros((270, 400), np.uint8)
+    cv2.ellipse(img, (200, 0), (330, 330), 0, 50, 130, 255, -1)  # a fan from the top
+    fan = img > 0
+    img[fan] = rng.integers(50, 90, int(fan.sum()))
+    mask = np.zeros_like(img)
+    cv2.ellipse(mask, (200, 160), (70, 55), 0, 0, 360, 1, -1)
+    cv2.ellipse(img, (200, 160), (70, 55), 0, 0, 360, 240, 6)  # the skull
+    return img, mask.astype(bool)
+
+
+def test_real_heatmap_checks_find_the_head_and_the_shadow():
+    B = _bench()
+    frames = [_head_frame(s) for s in range(3)]
+    out = {}
+    att, auc = B._real_heatmap_checks(_BrightnessScorer(), frames, ["a", "b", "c"], out)
+    assert att["value"] == 1.0 and att["pass"]  # the brightest cell is on the skull, inside the mask
+    assert auc["value"] is not None and auc["value"] > 0.8 and out["heatmap_real"]["shadow_cells"] > 0

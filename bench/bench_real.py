@@ -440,6 +440,8 @@ def speed_checks(pkg, seconds: float) -> tuple[dict, list]:
 
 # ---------------------------------------------------------------- the run
 def table(checks) -> str:
+    if not checks:
+        return "(no checks ran: every part asked for was skipped)"
     w = max(len(c["name"]) for c in checks)
     lines = [f"| {'check':{w}s} | value    | 95 % interval     | target  | verdict |", "|" + "-" * (w + 2) + "|"
              + "----------|-------------------|---------|---------|"]
@@ -507,6 +509,9 @@ def main(argv=None) -> int:
     print(f"model {a.model} ({pkg.name}, trained={pkg.trained}); {'quick' if a.quick else 'full'} run, "
           f"{res['seconds']:.0f} s; load average {res['machine']['load_avg_end'][0]:.1f} on {os.cpu_count()} CPUs")
     print(table(checks))
+    if not checks:  # e.g. --parts hc18 without ../shared: an earlier run's JSON is not replaced by nothing
+        print(f"{a.json} left as it was")
+        return 0
     a.json.parent.mkdir(parents=True, exist_ok=True)
     modelpack.atomic_write_bytes(a.json, json.dumps(res, indent=1, default=str).encode())
     print(f"wrote {a.json}")

@@ -78,3 +78,13 @@ def test_real_heatmap_checks_find_the_head_and_the_shadow():
     att, auc = B._real_heatmap_checks(_BrightnessScorer(), frames, ["a", "b", "c"], out)
     assert att["value"] == 1.0 and att["pass"]  # the brightest cell is on the skull, inside the mask
     assert auc["value"] is not None and auc["value"] > 0.8 and out["heatmap_real"]["shadow_cells"] > 0
+
+
+def test_a_run_with_every_part_skipped_keeps_the_earlier_json(tmp_path, monkeypatch, capsys):
+    B = _bench()
+    monkeypatch.setenv("FUIQA_HC18", str(tmp_path / "no_hc18"))
+    out = tmp_path / "real_checks.json"
+    out.write_text('{"earlier": true}')
+    assert B.main(["--quick", "--parts", "hc18", "--json", str(out)]) == 0
+    assert out.read_text() == '{"earlier": true}'
+    assert "no checks ran" in capsys.readouterr().out

@@ -85,41 +85,36 @@ CRIT_OF = {"blur": "artefacts", "dark_gain": "settings", "speckle_noise": "artef
            "acoustic_shadow": "structures", "slide_out": "structures", "too_small": "zoom"}
 
 
-def _real_heatmap_checks(scorer, frames, names, out: dict) -> list:
+def _real_heatmap_checks(heat: list, S: int, out: dict) -> list:
     """The heatmap on real frames, as on the synthetic ones: on each clean frame, whether the most-attended
-    cell lies on the head (its HC18 mask covers ≥ 5 % of the cell); with the shadow ladder's two worst
+    cell lies on the head (its HC18 mask covers ≥ 5 % of the cell); on the shadow ladder's two worst
     steps, the AUC of points lost (a·(100−q)) for the cells the shadow wedge covers (≥ 50 %) against the
-    cells it leaves alone (< 10 %), cells in the fan only."""
+    cells it leaves alone (< 10 %), cells in the fan only. ``heat``: per frame ((image, head mask, its
+    result), fan mask, [(shadowed image, shadow mask, its result)]) from the ladder run; ``S``: the model
+    input's size."""
     from sklearn.metrics import roc_auc_score
 
     from engine.preprocess import clip_roi
 
-    names_ = ("most-attended cell on the head (real HC18 dev frames)", "shadow cells as lost points on real frames: AUC")
-    S = scorer.input_size
+    names = ("most-attended cell on the head (real HC18 dev frames)", "shadow cells as lost points on real frames: AUC")
     on, ys, ds = [], [], []
-    for (img, mask), name in zip(frames, names):
-        box = clip_roi(find_roi(img).box, img.shape)
-        r = scorer.score([img], box)[0]
+    for (img, mask, r), fan, shadowed in heat:
         if r.attention is None:
-            return [check(n, None, ">=", t, note=NA + " (no attention map)") for n, t in zip(names_, (0.6, 0.8))]
+            return [check(n, None, ">=", t, note=NA + " (no attention map)") for n, t in zip(names, (0.6, 0.8))]
         g = r.attention.shape[0]
         cy, cx = np.unravel_index(int(np.argmax(r.attention)), r.attention.shape)
-        on.append(float(_cells(mask, box, S, g)[cy, cx] >= 0.05))
-        fan = R.fan_mask(img)
-        k = R.LADDER_FACTORS.index("acoustic_shadow")
-        for sev in SEV[-2:]:
-            im2, info = R.degrade("acoustic_shadow", img, mask, sev, _seed(name, k), fan)
-            b2 = clip_roi(find_roi(im2).box, im2.shape)
-            r2 = scorer.score([im2], b2)[0]
-            art, inside = _cells(info["shadow"], b2, S, g), _cells(fan, b2, S, g)
+        on.append(float(_cells(mask, clip_roi(find_roi(img).box, img.shape), S, g)[cy, cx] >= 0.05))
+        for im2, shadow, r2 in shadowed:
+            box = clip_roi(find_roi(im2).box, im2.shape)  # the box score_frames found (deterministic)
+            art, inside = _cells(shadow, box, S, g), _cells(fan, box, S, g)
             keep = (inside >= 0.5) & ((art >= 0.5) | (art < 0.1))
             ys += list((art[keep] >= 0.5).astype(int))
             ds += list(r2.deficit[keep])
     on = np.array(on)
     auc = float(roc_auc_score(ys, ds)) if len(set(ys)) == 2 else None
     out["heatmap_real"] = {"frames": len(on), "shadow_cells": int(np.sum(ys)), "cells": len(ys)}
-    return [check(names_[0], on.mean() if on.size else None, ">=", 0.60, boot_ci(on), len(on)),
-            check(names_[1], auc, ">=", 0.8, None, len(ys), "deficit a·(100−q) per cell, cells in the fan, shadow severities "
+    return [check(names[0], on.mean() if on.size else None, ">=", 0.60, boot_ci(on), len(on)),
+            check(names[1], auc, ">=", 0.8, None, len(ys), "deficit a·(100−q) per cell, cells in the fan, shadow severities "
                   + "/".join(f"{v:g}" for v in SEV[-2:]))]
 
 
@@ -141,7 +136,6 @@ def _checklist_checks(crit: dict, clean: list, out: dict) -> list:
         checks.append(check(f"checklist '{CRIT_OF[f]}' along the {f} ladder: Spearman", rho.mean(), "<=", -0.3,
                             boot_ci(rho), len(a), f"met when clean, not at the worst step: {flip.mean():.2f}"))
     return checks
-
 
 
 def hc18_checks(scorer, quick: bool, log, ladder_frames: int = 0) -> tuple[dict, list]:
@@ -182,18 +176,22 @@ def hc18_checks(scorer, quick: bool, log, ladder_frames: int = 0) -> tuple[dict,
     t0 = time.time()
     lad = {f: [] for f in R.LADDER_FACTORS}
     crit = {f: [] for f in R.LADDER_FACTORS}  # P(the factor's checklist item met) along its ladder
-    drops, decoy_planes = [], []
+    drops, decoy_planes, heat = [], [], []  # heat: what the real heatmap check needs, per frame
     for n, i in enumerate(sel):
         img, mask = data[i]
         fan = R.fan_mask(img)
         name = dev[i].name
-        frames, keys = [], []
+        frames, keys, shadows = [], [], []
         for k, f in enumerate(R.LADDER_FACTORS):
             for s in SEV[1:]:
-                frames.append(R.degrade(f, img, mask, s, _seed(name, k), fan)[0])
+                im2, info = R.degrade(f, img, mask, s, _seed(name, k), fan)
+                frames.append(im2)
                 keys.append(f)
+                if f == "acoustic_shadow" and s in SEV[-2:]:
+                    shadows.append((len(frames) - 1, info["shadow"]))
         frames.append(R.degrade("tile_shuffle", img, mask, 1.0, _seed(name, 99), fan)[0])
         rs = score_frames(scorer, frames)
+        heat.append(((img, mask, res[i]), fan, [(frames[j], sh, rs[j]) for j, sh in shadows]))
         s = np.array([r.score for r in rs])
         for k, f in enumerate(R.LADDER_FACTORS):
             lad[f].append([sc[i], *s[4 * k:4 * k + 4]])
@@ -214,7 +212,7 @@ def hc18_checks(scorer, quick: bool, log, ladder_frames: int = 0) -> tuple[dict,
     for f in R.LADDER_FACTORS:
         checks.append(check(f"ladder {f}: Spearman", rho[f].mean(), "<=", -0.3, boot_ci(rho[f]), len(sel)))
     checks += _checklist_checks(crit, [res[i] for i in sel], out)
-    checks += _real_heatmap_checks(scorer, [data[i] for i in sel], [dev[i].name for i in sel], out)
+    checks += _real_heatmap_checks(heat, scorer.input_size, out)
     d = np.array(drops)
     hit = (d >= 20).astype(float)
     out["decoy"] = {"mean_drop": float(d.mean()), "planes": {str(p): decoy_planes.count(p) for p in set(decoy_planes)}}

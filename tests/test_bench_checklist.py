@@ -72,10 +72,26 @@ def _head_frame(seed):
 
 
 def test_real_heatmap_checks_find_the_head_and_the_shadow():
+    from engine.preprocess import clip_roi
+    from engine.roi import find_roi
+    from train import real as R
+
     B = _bench()
-    frames = [_head_frame(s) for s in range(3)]
+    sc, heat = _BrightnessScorer(), []
+
+    def result(im):
+        return sc.score([im], clip_roi(find_roi(im).box, im.shape))[0]
+
+    for seed in range(3):
+        img, mask = _head_frame(seed)
+        fan = R.fan_mask(img)
+        shadowed = []
+        for sev in B.SEV[-2:]:
+            im2, info = R.degrade("acoustic_shadow", img, mask, sev, seed, fan)
+            shadowed.append((im2, info["shadow"], result(im2)))
+        heat.append(((img, mask, result(img)), fan, shadowed))
     out = {}
-    att, auc = B._real_heatmap_checks(_BrightnessScorer(), frames, ["a", "b", "c"], out)
+    att, auc = B._real_heatmap_checks(heat, sc.input_size, out)
     assert att["value"] == 1.0 and att["pass"]  # the brightest cell is on the skull, inside the mask
     assert auc["value"] is not None and auc["value"] > 0.8 and out["heatmap_real"]["shadow_cells"] > 0
 

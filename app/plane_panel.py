@@ -7,6 +7,7 @@ from PySide6.QtCore import QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from engine.bmode import COLOUR_REASON, NOISE_REASON
 from engine.result import CRITERION_LABELS, NOT_ASSESSED, plane_checklist
 
 OOD_TEXT = "⚠ unlike the training data — score may be wrong"
@@ -16,12 +17,9 @@ NOISE_TEXT = "⚠ noise, not an image (no video on the input?) — score may be 
 
 def ood_text(result) -> str:
     """The warning line for a flagged result: why, in words (engine/bmode.py's reasons or the density)."""
-    why = getattr(result, "ood_reason", "")
-    if why.startswith("a colour picture"):
-        return NOT_BMODE_TEXT
-    if why.startswith("noise"):
-        return NOISE_TEXT
-    return OOD_TEXT
+    return {COLOUR_REASON: NOT_BMODE_TEXT, NOISE_REASON: NOISE_TEXT}.get(getattr(result, "ood_reason", ""), OOD_TEXT)
+
+
 TICK, CROSS = "✓", "✗"
 GOOD_C, BAD_C = "#3fb950", "#f85149"
 #: shorter words for the two-column checklist (a narrow panel); the tooltip has the full ones

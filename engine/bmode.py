@@ -54,6 +54,9 @@ GRAIN_MIN = 0.15
 GRAIN_ROWS = 12
 #: a row with a spread (gray levels) under this carries no grain to judge (black outside a fan)
 ROW_STD = 2.0
+#: the flag's reasons, in words (FrameResult.ood_reason; the GUI picks its warning line by them)
+COLOUR_REASON = "a colour picture, not a B-mode ultrasound image"
+NOISE_REASON = "noise, not an image (no video on the input?)"
 
 
 def offmap_share(frame: np.ndarray, roi=None) -> float:
@@ -137,7 +140,7 @@ def why_not_bmode(share, grain=1.0) -> str:
     share = 0.0 if share is None else share
     grain = 1.0 if grain is None else grain
     if share > OFF_SHARE:
-        return "a colour picture, not a B-mode ultrasound image"
+        return COLOUR_REASON
     if grain < GRAIN_MIN:
-        return "noise, not an image (no video on the input?)"
+        return NOISE_REASON
     return ""

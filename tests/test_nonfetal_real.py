@@ -62,6 +62,35 @@ def test_deterministic_in_seed_and_index(tmp_path):
     assert [r["mos"] for r in a] != [r["mos"] for r in c]
 
 
+def _have(files) -> bool:
+    try:
+        from pydicom.data import get_testdata_file
+
+        return all(get_testdata_file(f, download=False) for f in files)
+    except Exception:  # noqa: BLE001 - no pydicom-data: the test skips
+        return False
+
+
+def test_round8_sources_are_not_the_benchmarks_adult_echo():
+    """Round 8's extra scans must leave bench_real's adult echo (pydicom's ybr_color) and its pydicom-data
+    twin untouched: they are the check that the training data would otherwise empty."""
+    from train.nonfetal_real import FILES, FILES8
+
+    held = {"examples_ybr_color.dcm", "color3d_jpeg_baseline.dcm"}
+    assert not held & (set(FILES) | set(FILES8))
+    assert not set(FILES) & set(FILES8)
+
+
+def test_round8_files_in_turn(tmp_path):
+    from train.nonfetal_real import FILES8, write_real_nonfetal
+
+    if not _have(FILES8):
+        pytest.skip("pydicom-data not installed")
+    rows = write_real_nonfetal(tmp_path, 4, seed=1, files=FILES8)
+    assert [r["group"] for r in rows] == [f"nfr_{f[:-4]}" for f in FILES8] * 2
+    assert all(r["plane"] == "none" for r in rows)
+
+
 def test_real_non_fetal_rows_count_as_scans():
     """Real non-fetal ultrasound is still ultrasound for the density check (like the generator's)."""
     from train.data import Item

@@ -263,6 +263,10 @@ def main(argv=None) -> int:
                     help="the fifth round: fine-tunes round 4b on all4b at a lower learning rate")
     ap.add_argument("--config6", default=str(ROOT / "tools" / "real6f_model.json"),
                     help="the sixth round: fine-tunes round 5 on all6 (all4b + REAL non-fetal ultrasound, train only)")
+    ap.add_argument("--config8", default=str(ROOT / "tools" / "real8_model.json"),
+                    help="the eighth round: fine-tunes round 6 on all8 (all6 + two more REAL non-fetal scans, train only)")
+    ap.add_argument("--real-nonfetal8", type=int, default=1000,
+                    help="frames of round 8's real non-fetal scans (train/nonfetal_real.FILES8; 0: no round 8)")
     ap.add_argument("--real-nonfetal", type=int, default=1500,
                     help="frames of pydicom-data's real non-fetal scans (train/nonfetal_real.py; 0: no round 6)")
     ap.add_argument("--nonfetal", default="800,1200",
@@ -312,9 +316,17 @@ def main(argv=None) -> int:
         if not (work / "nonfetal_real" / "labels.csv").exists():
             write_real_nonfetal(work / "nonfetal_real", a.real_nonfetal, seed=1500)
         extend_keeping_splits(work, src="all4b", dst="all6", parts=(("nonfetal_real", "nfr"),), new_split="train")
+    data8 = (work / "all8") if data6 is not None and a.real_nonfetal8 else None
+    if data8 is not None and not (data8 / "labels.csv").exists():
+        from train.nonfetal_real import FILES8, write_real_nonfetal
+
+        if not (work / "nonfetal_real8" / "labels.csv").exists():
+            write_real_nonfetal(work / "nonfetal_real8", a.real_nonfetal8, seed=1501, files=FILES8)
+        extend_keeping_splits(work, src="all6", dst="all8", parts=(("nonfetal_real8", "nf8"),), new_split="train")
     rounds = ((work / "model", a.config, data), (work / "model2", a.config2, data), (work / "model3", a.config3, data),
               (work / "model4", a.config4, data4), (work / "model4b", a.config4, data4b),
-              (work / "model5c", a.config5, data4b), (work / "model6f", a.config6, data6))
+              (work / "model5c", a.config5, data4b), (work / "model6f", a.config6, data6),
+              (work / "model8i", a.config8, data8))
     for out, config, data in rounds:  # round 1, 2, 3, 4: each fine-tunes the one before
         if data is None:
             continue
@@ -325,13 +337,20 @@ def main(argv=None) -> int:
         rc = subprocess.run(cmd, cwd=ROOT).returncode
         if rc:
             return rc
-    excl = work / "refit6" / "excl.fuiqa"
-    if data6 is not None and (work / "model6f" / "model.fuiqa").exists() and not excl.exists():
-        from refit_density import refit  # round 6's density without the real non-fetal rows
+    for rnd, data_r in (("6", data6), ("8i", data8)):
+        _refit_without_real_nonfetal(work, rnd, data_r)
+    return 0
+
+
+def _refit_without_real_nonfetal(work: Path, rnd: str, data: Path | None) -> None:
+    """Round ``rnd``'s density refit with the real non-fetal rows left out (refit6/excl.fuiqa, ...)."""
+    model = work / ("model6f" if rnd == "6" else f"model{rnd}") / "model.fuiqa"
+    excl = work / f"refit{rnd}" / "excl.fuiqa"
+    if data is not None and model.exists() and not excl.exists():
+        from refit_density import refit
 
         excl.parent.mkdir(parents=True, exist_ok=True)
-        refit(work / "model6f" / "model.fuiqa", data6, excl, exclude_kinds=("real_nonfetal",))
-    return 0
+        refit(model, data, excl, exclude_kinds=("real_nonfetal",))
 
 
 if __name__ == "__main__":

@@ -26,10 +26,14 @@ import numpy as np
 KIND = "real_nonfetal"
 #: pydicom-data files: one of each distinct real non-fetal scan (none of bench_real's)
 FILES = ("US1_UNCR.dcm", "gdcm-US-ALOKA-16.dcm", "OBXXXX1A.dcm")
+#: round 8's two more (found later in pydicom-data, unused until then): a real adult echo screen (an aortic
+#: root view, 1024x768 gray; another patient, view and scanner than bench_real's ``ybr_color``) and a small
+#: colour-Doppler vascular scan
+FILES8 = ("JPGLosslessP14SV1_1s_1f_8b.dcm", "color-pl.dcm")
 
 
-def source_frames() -> dict[str, np.ndarray]:
-    """File name -> its first frame (BGR uint8)."""
+def source_frames(files=FILES) -> dict[str, np.ndarray]:
+    """File name -> its first frame (BGR uint8), for each of ``files`` (pydicom-data names)."""
     try:
         from pydicom.data import get_testdata_file
     except ImportError as e:  # pragma: no cover - pydicom is a dependency
@@ -37,7 +41,7 @@ def source_frames() -> dict[str, np.ndarray]:
     from engine.sources import open_source
 
     out = {}
-    for name in FILES:
+    for name in files:
         path = get_testdata_file(name)
         if not path:
             raise FileNotFoundError(f"{name} not found: install pydicom-data (`pip install pydicom-data`)")
@@ -81,14 +85,15 @@ def variant(img: np.ndarray, box, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def write_real_nonfetal(root: str | Path, n: int, seed: int = 0) -> list[dict]:
-    """``n`` frames (the sources in turn) into ``root/images`` and ``root/labels.csv``; returns the rows."""
+def write_real_nonfetal(root: str | Path, n: int, seed: int = 0, files=FILES) -> list[dict]:
+    """``n`` frames (the sources ``files`` in turn) into ``root/images`` and ``root/labels.csv``; returns
+    the rows."""
     from engine.modelpack import atomic_write_bytes
     from engine.roi import find_roi
 
     root = Path(root)
     (root / "images").mkdir(parents=True, exist_ok=True)
-    srcs = source_frames()
+    srcs = source_frames(files)
     boxes = {k: find_roi(v).box for k, v in srcs.items()}
     names = list(srcs)
     rows = []

@@ -42,7 +42,13 @@ run at lr 2e-4, tools/real6_model.json, by val SRCC; runs/real/selection6.md; it
 with the real non-fetal rows left out, `tools/refit_density.py runs/real/model6f/model.fuiqa
 runs/real/all6 --out runs/real/refit6/excl.fuiqa --exclude-kind real_nonfetal`, which caught more of
 bench_ood_design's MR slices: 0.81 vs 0.69 trained).
-Checks: bench/bench_real.py --model runs/real/refit6/excl.fuiqa; install: --install that file.
+And round 8, `fuiqa train all8 --out model8j --config tools/real8j_model.json` (init_from round 6, lr 5e-5,
+2 epochs; all8 = all6 + 1,000 frames of two more REAL non-fetal pydicom-data scans, train/nonfetal_real.FILES8:
+an adult echo screen and a colour-Doppler vessel, train split only: the shipped fuiqa-rt160-real6, chosen over
+the same run at lr 1e-4, tools/real8_model.json, by val SRCC; runs/real/selection8.md), its density refit as
+round 6's (runs/real/refit8j/excl.fuiqa). This script runs the lr-1e-4 candidate (model8i, refit8i); the
+lr-5e-5 one was run by hand: `fuiqa train runs/real/all8 --out runs/real/model8j --config tools/real8j_model.json`.
+Checks: bench/bench_real.py --model runs/real/refit8j/excl.fuiqa; install: --install that file.
 """
 from __future__ import annotations
 
@@ -199,12 +205,12 @@ HC18_CREDIT = ("HC18 (CC BY 4.0): T. L. A. van den Heuvel, D. de Bruijn, C. L. d
 
 
 def _pydicom_data_credit() -> str:
-    from train.nonfetal_real import FILES
+    from train.nonfetal_real import FILES, FILES8
 
-    return "pydicom-data 1.0 test files (MIT licence, the pydicom project): " + ", ".join(FILES)
+    return "pydicom-data 1.0 test files (MIT licence, the pydicom project): " + ", ".join(FILES + FILES8)
 
 
-def install(model: Path, checks: Path | None, work: Path, dest: Path, name: str = "fuiqa-rt160-real5") -> None:
+def install(model: Path, checks: Path | None, work: Path, dest: Path, name: str = "fuiqa-rt160-real6") -> None:
     """Record what the model was trained on (and its real checks) in its metadata and install it
     atomically as the default model (modelpack.save writes a temp file, re-loads it, then renames)."""
     from engine import modelpack
@@ -220,8 +226,8 @@ def install(model: Path, checks: Path | None, work: Path, dest: Path, name: str 
                  f"shadow / lift-off maps for the heatmap, non-fetal ultrasound (an adult heart and abdomen: no "
                  f"fetal plane), non-ultrasound frames: noise, photos, phantoms, other modalities) + {hc['n_frames']} "
                  "real HC18 fetal head frames (GE Voluson) with controlled degradations and tile-shuffled decoys "
-                 "+ three real NON-fetal scans of pydicom-data (a lymph node, a pelvis, an empty fan; plane none); "
-                 "fine-tuned from the synthetic model in six rounds. Abdomen, femur and 4CH were learnt from "
+                 "+ five real NON-fetal scans of pydicom-data (a lymph node, a pelvis, an empty fan, an adult echo, "
+                 "a colour-Doppler vessel; plane none); fine-tuned from the synthetic model in seven rounds. Abdomen, femur and 4CH were learnt from "
                  "synthetic images only."),
         "hc18": {**hc, "split": "train part of sha1(name) % 4 != 0; the dev quarter never trained on"},
         "teacher": "SonoNet-16 (Apache-2.0, Baumgartner et al. 2017): brain-plane probability scores the HC18 anchors",
@@ -252,7 +258,7 @@ def main(argv=None) -> int:
     ap.add_argument("--config", default=str(ROOT / "tools" / "real_model.json"))
     ap.add_argument("--data-only", action="store_true")
     ap.add_argument("--install", metavar="MODEL", help="record training data + checks, install as the default model")
-    ap.add_argument("--name", default="fuiqa-rt160-real5", help="the installed model's name")
+    ap.add_argument("--name", default="fuiqa-rt160-real6", help="the installed model's name")
     ap.add_argument("--config2", default=str(ROOT / "tools" / "real2_model.json"),
                     help="the second round (after --config's): fine-tunes the first round's model with the maps and neg2 parts")
     ap.add_argument("--config3", default=str(ROOT / "tools" / "real3_model.json"),

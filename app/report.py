@@ -51,11 +51,15 @@ class _Page:
         if not warn:
             return
         self.font(17, True)
-        r = QRectF(self.m, self.y + 4, self.W - 2 * self.m, 32)
+        text, flags = " • ".join(warn), int(Qt.AlignCenter | Qt.TextWordWrap)
+        w = self.W - 2 * self.m
+        # as many lines as the words need (a long training note plus a demo warning wraps, never clips)
+        h = max(32, int(self.p.boundingRect(QRectF(0, 0, w - 16, 10_000), flags, text).height()) + 10)
+        r = QRectF(self.m, self.y + 4, w, h)
         self.p.fillRect(r, QColor(199, 119, 0))
         self.p.setPen(PAPER)
-        self.p.drawText(r, Qt.AlignCenter, " • ".join(warn))
-        self.y += 44
+        self.p.drawText(r.adjusted(8, 0, -8, 0), flags, text)
+        self.y += h + 12
 
     def legend(self):
         self.p.setPen(INK)

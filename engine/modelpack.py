@@ -93,9 +93,8 @@ class ModelPackage:
     def describe(self) -> str:
         m = self.meta
         bits = [f"{self.name} ({m['arch'].get('name', '?')}, {m['arch'].get('fusion', '?')}, {self.input_size}px)"]
-        bits.append("trained" if self.trained else "UNTRAINED")
-        if self.training_note:
-            bits.append(f"on {self.training_note}")
+        state = "trained" if self.trained else "UNTRAINED"
+        bits.append(f"{state} on {self.training_note}" if self.training_note else state)
         met = m.get("metrics") or {}
         if isinstance(met, dict) and "srcc" in met:
             try:

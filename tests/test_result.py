@@ -234,7 +234,7 @@ def test_model_file_says_what_it_was_trained_on(tmp_path):
                 training_data={"short": "SYNTHETIC + 468 REAL HC18 HEAD FRAMES", "long": "…"})
     real = modelpack.save(tmp_path / "r.fuiqa", meta, syn.onnx, syn.weights)
     assert real.training_note == "SYNTHETIC + 468 REAL HC18 HEAD FRAMES" and not real.synthetic
-    assert "468 REAL HC18" in real.describe()
+    assert "trained on SYNTHETIC + 468 REAL HC18 HEAD FRAMES" in real.describe()  # one phrase, no comma inside
 
 
 def test_ratio_density_still_fires_when_fp16_overflows():

@@ -185,8 +185,15 @@ class Banner(QLabel):
         return self._full
 
     def _elide(self):
+        """The full text where it fits; else every part's head (the words before its " — "), so that a
+        narrow window still names each warning (at 800 px the SYNTHETIC DEMO part was elided away
+        behind the model's note); elided only if even that does not fit."""
         w = max(50, self.width() - 10)
-        self.setText(self.fontMetrics().elidedText(self._full, Qt.ElideRight, w))
+        fm = self.fontMetrics()
+        text = self._full
+        if fm.horizontalAdvance(text) > w:
+            text = "  •  ".join(self._parts[k].split(" — ")[0] for k in sorted(self._parts, key=_order))
+        self.setText(fm.elidedText(text, Qt.ElideRight, w))
 
     def resizeEvent(self, e):
         super().resizeEvent(e)

@@ -48,5 +48,8 @@ def test_fits_800_px_wide_and_1280x720(qtbot, window):
         QApplication.processEvents()
         assert live.banner.height() <= 2 * live.banner.fontMetrics().height() + 8  # one line, not wrapped
         assert "SYNTHETIC" in live.banner.full_text() and live.banner.toolTip() == live.banner.full_text()
+        shown = live.banner.text()  # every warning named, whatever the width (the tails may go)
+        assert "MODEL TRAINED ON SYNTHETIC DATA" in shown and "SYNTHETIC DEMO" in shown and "…" not in shown
+        assert (shown == live.banner.full_text()) == (w == 1280)
         assert live.gauge.height() >= 120 and live.panel.height() >= 60
         assert window.statusBar().height() >= window.statusBar().fontMetrics().height()

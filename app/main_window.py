@@ -92,10 +92,8 @@ class MainWindow(SourceMenus, QMainWindow):
             print(f"warning: {self.scorer_error}", file=sys.stderr)
         w = self.scorer.warning if self.scorer else None
         pkg = getattr(self.scorer, "package", None)
-        if not w and pkg is not None and pkg.synthetic:
-            w = "MODEL TRAINED ON SYNTHETIC DATA — scores are a demonstration only"
-        elif not w and pkg is not None and pkg.training_note:
-            w = f"MODEL TRAINED ON {pkg.training_note} — not yet validated for clinical use"
+        if not w and pkg is not None:
+            w = pkg.training_warning()
         for b in (self.live.banner, self.cine.banner):
             b.set_part("untrained", w)
         if hasattr(self, "model_label"):
@@ -107,10 +105,8 @@ class MainWindow(SourceMenus, QMainWindow):
         """What an exam report says about the model (no patient data)."""
         pkg = getattr(self.scorer, "package", None)
         warn = [w for w in (getattr(self.scorer, "warning", None),) if w]
-        if pkg is not None and pkg.synthetic:
-            warn.append("MODEL TRAINED ON SYNTHETIC DATA — a demonstration only")
-        elif pkg is not None and pkg.training_note:
-            warn.append(f"MODEL TRAINED ON {pkg.training_note} — not yet validated for clinical use")
+        if pkg is not None and pkg.training_warning():
+            warn.append(pkg.training_warning())
         if self.live._src_synthetic:
             warn.append("SYNTHETIC DEMO SOURCE")
         return {"model": pkg.describe() if pkg else "?", "warnings": warn}

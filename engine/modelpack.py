@@ -84,6 +84,15 @@ class ModelPackage:
             return "SYNTHETIC DATA"
         return None
 
+    def training_warning(self) -> str | None:
+        """The banner's and the reports' line on the training data (one wording everywhere), or None
+        where the model says nothing of it."""
+        if self.synthetic:
+            return "MODEL TRAINED ON SYNTHETIC DATA — scores are a demonstration only"
+        if self.training_note:
+            return f"MODEL TRAINED ON {self.training_note} — not yet validated for clinical use"
+        return None
+
     def warning(self) -> str | None:
         """The loud warning to show with every score, or None for a trained model."""
         if not self.trained:

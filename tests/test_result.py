@@ -235,6 +235,12 @@ def test_model_file_says_what_it_was_trained_on(tmp_path):
     real = modelpack.save(tmp_path / "r.fuiqa", meta, syn.onnx, syn.weights)
     assert real.training_note == "SYNTHETIC + 468 REAL HC18 HEAD FRAMES" and not real.synthetic
     assert "trained on SYNTHETIC + 468 REAL HC18 HEAD FRAMES" in real.describe()  # one phrase, no comma inside
+    # one wording for the live banner, the exam report and the cine report
+    assert real.training_warning() == "MODEL TRAINED ON SYNTHETIC + 468 REAL HC18 HEAD FRAMES — not yet validated for clinical use"
+    assert modelpack.load(tmp_path / "s2.fuiqa").training_warning().startswith("MODEL TRAINED ON SYNTHETIC DATA — ")
+    meta = dict(syn.meta, synthetic_training_data=False)
+    meta.pop("training_data", None)
+    assert modelpack.save(tmp_path / "n.fuiqa", meta, syn.onnx, syn.weights).training_warning() is None
 
 
 def test_ratio_density_still_fires_when_fp16_overflows():

@@ -2,9 +2,8 @@
 panel and exam strip, cine review, the exam report and the retrain dialog, all in the dark theme.
 
 The live view and cine review run the real program on the built-in SYNTHETIC demo with the shipped
-default model. The exam is the demo's: the demo shows a head only and the default model has no plane head, so the
-head is captured (under the plane the strip asks for) and abdomen / femur stay "to do". The
-panel screenshot uses a test double for the plane outputs (see below). The
+default model. The exam is the demo's: the head is captured by the key (the model's plane head names it) and
+abdomen / femur stay "to do". The panel screenshot uses a test double for the model's outputs (see below). The
 retrain dialog is shown after a replayed progress log (tools/retrain_replay.jsonl: the JSON lines a
 real `fuiqa train` run printed), not a run made here — training would take minutes on this machine.
 """
@@ -47,9 +46,9 @@ def main(out: Path, size=(1280, 720)) -> int:
     t = QTimer()
     t.timeout.connect(keep_best)
     t.start(40)
-    # the demo sweep shows a head only, and the default model has no plane head: the head is captured
-    # (automatically if it holds a standard score, else with the key on the best frame seen); abdomen
-    # and femur stay "to do" — the report says so
+    # the first 5.5 s of the demo sweep show its head passes: the head is captured (automatically if it
+    # holds a standard score, else with the key on the best frame seen); abdomen and femur stay "to do"
+    # — the report says so
     wait(4000)
     if "head" not in live.exam.exam.best:
         live.exam.exam.target = "head"
@@ -98,9 +97,9 @@ def main(out: Path, size=(1280, 720)) -> int:
     wait(400)
     d.grab().save(str(out / "screenshot_retrain.png"))
     d.close()
-    # the plane and checklist panel filled: the shipped model has no plane head yet, so a test double
-    # (tests/test_gui_fakes.PlaneScorer) gives a head plane, its checklist with CSP and third ventricle
-    # missing, and the out-of-distribution flag — values set by hand, to show the layout only
+    # the panel with the out-of-distribution warning, which the shipped model does not raise on the demo:
+    # a test double (tests/test_gui_fakes.PlaneScorer) gives a head plane, its checklist with CSP and third
+    # ventricle missing, and the flag — values set by hand, to show the layout only (docs/gui.md says so)
     sys.path.insert(0, str(ROOT / "tests"))
     from test_gui_fakes import PlaneScorer
 

@@ -472,7 +472,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seconds", type=float, default=3.0, help="per speed measurement")
     ap.add_argument("--ladder-frames", type=int, default=0, help="at most this many frames for the ladders (0: all)")
     ap.add_argument("--workers", type=int, default=2, help="for making the held-out synthetic set")
-    ap.add_argument("--sheet", action="store_true", help="write docs/real_ladders.png (one HC18 dev frame's ladders)")
+    ap.add_argument("--sheet", action="store_true", help="write runs/real_ladders.png (one HC18 dev frame's ladders; HC18 pixels, not to be committed)")
     ap.add_argument("--make-random", type=Path, metavar="OUT", help="write an untrained build_model('rt') package and exit")
     a = ap.parse_args(argv)
     if a.make_random:
@@ -501,7 +501,9 @@ def main(argv=None) -> int:
         import cv2
 
         it = [d for d in R.hc18_split()[1] if d.hc_mm >= 150][2]
-        cv2.imwrite(str(ROOT / "docs" / "real_ladders.png"), R.ladder_sheet(*R.read_item(it), seed=0, width=288))
+        sheet = ROOT / "runs" / "real_ladders.png"  # HC18 pixels: under the ignored runs/, never docs/
+        sheet.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(sheet), R.ladder_sheet(*R.read_item(it), seed=0, width=288))
     res["checks"], res["seconds"] = checks, round(time.time() - t0, 1)
     res["machine"]["load_avg_end"] = list(os.getloadavg())
     print(f"model {a.model} ({pkg.name}, trained={pkg.trained}); {'quick' if a.quick else 'full'} run, "

@@ -456,7 +456,7 @@ def degrade(factor: str, img: np.ndarray, mask: np.ndarray, severity: float, see
 
 def ladder_sheet(img: np.ndarray, mask: np.ndarray, seed: int = 0, width: int = 320) -> np.ndarray:
     """A contact sheet (BGR): one row per degradation, one column per severity, the head mask after
-    the degradation outlined in orange (docs/real_ladders.png)."""
+    the degradation outlined in orange (bench_real --sheet: runs/real_ladders.png, HC18 pixels, never committed)."""
     h = int(round(img.shape[0] * width / img.shape[1]))
     rows = []
     for f in DEGRADATIONS:

@@ -46,8 +46,8 @@ And round 8, `fuiqa train all8 --out model8j --config tools/real8j_model.json` (
 2 epochs; all8 = all6 + 1,000 frames of two more REAL non-fetal pydicom-data scans, train/nonfetal_real.FILES8:
 an adult echo screen and a colour-Doppler vessel, train split only: the shipped fuiqa-rt160-real6, chosen over
 the same run at lr 1e-4, tools/real8_model.json, by val SRCC; runs/real/selection8.md), its density refit as
-round 6's (runs/real/refit8j/excl.fuiqa). This script runs the lr-1e-4 candidate (model8i, refit8i); the
-lr-5e-5 one was run by hand: `fuiqa train runs/real/all8 --out runs/real/model8j --config tools/real8j_model.json`.
+round 6's (runs/real/refit8j/excl.fuiqa). This script runs the shipped lr-5e-5 run (model8j, refit8j); the
+lr-1e-4 one was run by hand: `fuiqa train runs/real/all8 --out runs/real/model8i --config tools/real8_model.json`.
 Checks: bench/bench_real.py --model runs/real/refit8j/excl.fuiqa; install: --install that file.
 """
 from __future__ import annotations
@@ -269,7 +269,7 @@ def main(argv=None) -> int:
                     help="the fifth round: fine-tunes round 4b on all4b at a lower learning rate")
     ap.add_argument("--config6", default=str(ROOT / "tools" / "real6f_model.json"),
                     help="the sixth round: fine-tunes round 5 on all6 (all4b + REAL non-fetal ultrasound, train only)")
-    ap.add_argument("--config8", default=str(ROOT / "tools" / "real8_model.json"),
+    ap.add_argument("--config8", default=str(ROOT / "tools" / "real8j_model.json"),
                     help="the eighth round: fine-tunes round 6 on all8 (all6 + two more REAL non-fetal scans, train only)")
     ap.add_argument("--real-nonfetal8", type=int, default=1000,
                     help="frames of round 8's real non-fetal scans (train/nonfetal_real.FILES8; 0: no round 8)")
@@ -332,7 +332,7 @@ def main(argv=None) -> int:
     rounds = ((work / "model", a.config, data), (work / "model2", a.config2, data), (work / "model3", a.config3, data),
               (work / "model4", a.config4, data4), (work / "model4b", a.config4, data4b),
               (work / "model5c", a.config5, data4b), (work / "model6f", a.config6, data6),
-              (work / "model8i", a.config8, data8))
+              (work / "model8j", a.config8, data8))
     for out, config, data in rounds:  # round 1, 2, 3, 4: each fine-tunes the one before
         if data is None:
             continue
@@ -343,15 +343,13 @@ def main(argv=None) -> int:
         rc = subprocess.run(cmd, cwd=ROOT).returncode
         if rc:
             return rc
-    for rnd, data_r in (("6", data6), ("8i", data8)):
-        _refit_without_real_nonfetal(work, rnd, data_r)
+    for run, refit_dir, data_r in (("model6f", "refit6", data6), ("model8j", "refit8j", data8)):
+        _refit_without_real_nonfetal(work / run / "model.fuiqa", work / refit_dir / "excl.fuiqa", data_r)
     return 0
 
 
-def _refit_without_real_nonfetal(work: Path, rnd: str, data: Path | None) -> None:
-    """Round ``rnd``'s density refit with the real non-fetal rows left out (refit6/excl.fuiqa, ...)."""
-    model = work / ("model6f" if rnd == "6" else f"model{rnd}") / "model.fuiqa"
-    excl = work / f"refit{rnd}" / "excl.fuiqa"
+def _refit_without_real_nonfetal(model: Path, excl: Path, data: Path | None) -> None:
+    """``model``'s density refit on ``data`` with the real non-fetal rows left out, written to ``excl``."""
     if data is not None and model.exists() and not excl.exists():
         from refit_density import refit
 

@@ -45,6 +45,10 @@ PLANE_LABELS = {
     "none": "No plane recognised",
 }
 NOT_ASSESSED = "plane: not assessed by this model"
+#: under this top probability the plane head is no surer of its plane than of all the others together:
+#: the label says so ("Head — transthalamic (uncertain: 44 %)"); the plane itself is unchanged (a floor
+#: that turned such frames into "none" lowered the validation plane accuracy: docs/model_card.md)
+PLANE_UNSURE = 0.5
 
 #: global criteria (every assessed plane) and the required structures per plane, in the order of the
 #: model's criteria head: GLOBAL_CRITERIA first, then STRUCTURES of head, abdomen, femur
@@ -135,7 +139,10 @@ class FrameResult:
     def plane_label(self) -> str:
         if self.plane is None:
             return NOT_ASSESSED
-        return PLANE_LABELS.get(self.plane, self.plane)
+        words = PLANE_LABELS.get(self.plane, self.plane)
+        if self.plane != "none" and self.plane_confidence is not None and self.plane_confidence < PLANE_UNSURE:
+            words += f" (uncertain: {100 * self.plane_confidence:.0f} %)"
+        return words
 
     @property
     def deficit(self) -> np.ndarray:

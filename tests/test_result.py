@@ -42,6 +42,19 @@ def test_checklist_is_the_planes_own_criteria_only():
     assert _frame(None).plane_label == R.NOT_ASSESSED and _frame(None).criteria is None
 
 
+def test_an_unsure_plane_says_so_and_keeps_its_plane():
+    """Under PLANE_UNSURE the label carries the confidence; the plane (CSV, exam strip) does not change."""
+    sure, unsure = _frame("head", plane_confidence=0.93), _frame("head", plane_confidence=0.44)
+    assert sure.plane_label == "Head — transthalamic"
+    assert unsure.plane_label == "Head — transthalamic (uncertain: 44 %)" and unsure.plane == "head" and unsure.assessed
+    assert _frame("none", plane_confidence=0.3).plane_label == "No plane recognised"  # nothing to doubt
+    assert _frame("head", plane_confidence=R.PLANE_UNSURE).plane_label == "Head — transthalamic"
+    # from a batch result: the top probability is the confidence
+    res = R.ScoreResult(np.array([60.0, 60.0], np.float32), np.full((2, 4, 4), 60.0, np.float32),
+                        plane_probs=np.array([[0.05, 0.45, 0.40, 0.05, 0.05], [0.0, 0.9, 0.1, 0.0, 0.0]], np.float32))
+    assert res[0].plane_label.endswith("(uncertain: 45 %)") and res[1].plane_label == "Head — transthalamic"
+
+
 def test_deficit_sums_to_points_lost():
     rng = np.random.default_rng(0)
     q = rng.uniform(0, 100, (5, 5)).astype(np.float32)

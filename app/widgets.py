@@ -159,6 +159,8 @@ class Banner(QLabel):
         self.setVisible(False)
 
     def set_part(self, key: str, text: str | None) -> None:
+        if (self._parts.get(key) or None) == (text or None):
+            return  # the live view clears "scoring" on every result: no style, tooltip or elision work per frame
         if text:
             self._parts[key] = text
         else:

@@ -1,4 +1,4 @@
-"""app/report.py's page: the warnings banner wraps a long text instead of clipping it."""
+"""app/report.py's page and app/widgets.Banner: the warnings wrap instead of clipping; no work per frame."""
 from __future__ import annotations
 
 import numpy as np
@@ -26,3 +26,22 @@ def test_warning_banner_grows_with_its_text(qapp):
     assert 28 <= hs <= 36  # one line: the banner as before
     assert hl >= 45 and hl > hs + 12  # the long text wraps onto a second line: a taller banner (was 32: clipped)
     assert yl - ys == pytest.approx(hl - hs, abs=3)  # and what follows moves down by as much
+
+
+def test_banner_does_no_work_when_a_part_is_unchanged(qapp, monkeypatch):
+    """The live view clears the "scoring" part on every result: that must not restyle the banner per frame."""
+    from app.widgets import Banner
+
+    b = Banner()
+    b.resize(800, 30)
+    b.set_part("synthetic", "SYNTHETIC DEMO — not patient data")
+    calls = []
+    monkeypatch.setattr(b, "setStyleSheet", lambda *a: calls.append(a))
+    for _ in range(5):
+        b.set_part("scoring", None)  # absent, stays absent
+        b.set_part("synthetic", "SYNTHETIC DEMO — not patient data")  # the same text
+    assert calls == [] and b.full_text() == "SYNTHETIC DEMO — not patient data"
+    b.set_part("scoring", "SCORING FAILS ON EVERY FRAME — x")  # a real change still shows
+    assert len(calls) == 1 and "SCORING FAILS" in b.full_text()
+    b.set_part("scoring", "")
+    assert len(calls) == 2 and "SCORING" not in b.full_text()

@@ -105,8 +105,9 @@ class MainWindow(SourceMenus, QMainWindow):
         """What an exam report says about the model (no patient data)."""
         pkg = getattr(self.scorer, "package", None)
         warn = [w for w in (getattr(self.scorer, "warning", None),) if w]
-        if pkg is not None and pkg.training_warning():
-            warn.append(pkg.training_warning())
+        note = pkg.training_warning() if pkg is not None else None
+        if note:
+            warn.append(note)
         if self.live._src_synthetic:
             warn.append("SYNTHETIC DEMO SOURCE")
         return {"model": pkg.describe() if pkg else "?", "warnings": warn}

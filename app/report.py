@@ -164,8 +164,9 @@ def cine_report_image(cine, width: int = 1240) -> QImage:
     pg.line("No patient data: only the imaging region is shown; no DICOM tags are copied. Frames are numbered from 0.",
             16, color=DIM)
     warn = [w for w in (getattr(scorer, "warning", None), "SYNTHETIC cine — not patient data" if cine.synthetic else None) if w]
-    if pkg is not None and pkg.training_warning():
-        warn.append(pkg.training_warning())
+    note = pkg.training_warning() if pkg is not None else None
+    if note:
+        warn.append(note)
     pg.warnings(warn)
     pg.line("Quality per frame (dashed: 60 and 80; blue ticks: best frames; strip: plane)", 17)
     cine.timeline.paint_to(p, QRectF(pg.m, pg.y, pg.W - 2 * pg.m, 150), marker=False)
